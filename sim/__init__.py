@@ -1,0 +1,33 @@
+"""hedgesim: Monte Carlo risk of holding BTC hedged with a short inverse perpetual.
+
+    import sim
+    cfg = sim.load_config("configs/default.toml", overrides={"market.sigma": 1.2})
+    ds = sim.run(cfg, paths=100_000, seed=1)     # -> xarray.Dataset (SPEC §6)
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .config import Config, ConfigError, load_config  # noqa: E402
+from .io import ResultFileError, read as open_result, write as write_result  # noqa: E402
+
+
+def run(cfg: Config, paths: int | None = None, seed: int | None = None, *, out=None,
+        progress: bool = False, threads: int | None = None, chunk_paths: int | None = None):
+    """Simulate ``cfg`` and return the result Dataset; if ``out`` is given (".zarr" or
+    ".nc"), also write it there atomically. ``paths``/``seed`` override the config."""
+    from . import engine, io, results
+
+    if out is not None:
+        io.check_path(out)
+    raw = engine.simulate(cfg, paths=paths, seed=seed, progress=progress, threads=threads,
+                          chunk_paths=chunk_paths)
+    ds = results.build_dataset(raw)
+    if out is not None:
+        io.write(ds, out)
+    return ds
+
+
+__all__ = ["Config", "ConfigError", "ResultFileError", "load_config", "run", "open_result", "write_result",
+           "__version__"]

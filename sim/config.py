@@ -1,0 +1,548 @@
+"""TOML scenario -> validated, unit-converted configuration.
+
+One schema (``SCHEMA``) names every section and key with its type, default, allowed
+range, unit and meaning. Validation, ``--set`` overrides and the README's config
+reference are all driven from it, so they cannot drift apart.
+
+Every failure raises :class:`ConfigError` with one line that names the field, the value
+that was given and what is allowed.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+YEAR_SECONDS = 365.0 * 86400.0  # SPEC §2: a year is 365 days
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, unknown or out of range."""
+
+
+# --------------------------------------------------------------------------- durations
+
+_DURATION_RE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(s|sec|min|h|d|w)\s*$")
+_DURATION_UNIT = {"s": 1.0, "sec": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
+
+
+def parse_duration(text: Any, field: str = "duration") -> float:
+    """Parse ``"15min"``, ``"1h"``, ``"8h"``, ``"3d"``, ``"2w"`` or ``"30s"`` into seconds."""
+    if isinstance(text, bool) or not isinstance(text, str):
+        raise ConfigError(
+            f'{field} = {_show(text)}: expected a duration string such as "15min", "1h", "8h" or "30d"'
+        )
+    m = _DURATION_RE.match(text)
+    if not m:
+        hint = ' (use "min" for minutes; months are ambiguous, use days)' if re.search(r"\dm(o|onth)?s?\s*$", text) else ""
+        raise ConfigError(
+            f'{field} = {_show(text)}: not a duration; use a number and one of s, min, h, d, w, '
+            f'e.g. "15min", "8h", "30d"{hint}'
+        )
+    seconds = float(m.group(1)) * _DURATION_UNIT[m.group(2)]
+    if seconds <= 0:
+        raise ConfigError(f"{field} = {_show(text)}: must be longer than zero")
+    return seconds
+
+
+def format_duration(seconds: float) -> str:
+    """Shortest exact human form of a duration in seconds (inverse of parse_duration)."""
+    for unit, size in (("d", 86400.0), ("h", 3600.0), ("min", 60.0)):
+        if seconds >= size and abs(seconds / size - round(seconds / size)) < 1e-9:
+            return f"{int(round(seconds / size))}{unit}"
+    return f"{seconds:g}s"
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
+
+
+# --------------------------------------------------------------------------- schema
+
+
+@dataclass(frozen=True)
+class Field:
+    kind: str  # "float" | "int" | "bool" | "str" | "duration" | "tiers"
+    default: Any
+    unit: str
+    doc: str
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False  # True: value must be > lo
+    hi_open: bool = False  # True: value must be < hi
+    choices: tuple[str, ...] | None = None
+
+    def range_text(self) -> str:
+        if self.choices:
+            return "one of " + ", ".join(json.dumps(c) for c in self.choices)
+        if self.lo is None and self.hi is None:
+            return ""
+        lo = "(" if self.lo_open else "["
+        hi = ")" if self.hi_open else "]"
+        return f"{lo}{_fmt_bound(self.lo)}, {_fmt_bound(self.hi)}{hi}"
+
+
+def _fmt_bound(x: float | None) -> str:
+    if x is None:
+        return "inf"
+    return f"{x:g}"
+
+
+F = Field
+SCHEMA: dict[str, dict[str, Field]] = {
+    "market": {
+        "model": F("str", "gbm", "", "price model of the spot index", choices=("gbm", "merton")),
+        "spot": F("float", 60_000.0, "USD", "index price at t=0", 0.0, 1e9, lo_open=True),
+        "mu": F("float", 0.0, "1/yr", "drift of dS/S (annualised; log drift is mu - sigma^2/2)", -5.0, 5.0),
+        "sigma": F("float", 0.6, "1/sqrt(yr)", "diffusion volatility (annualised)", 0.0, 5.0),
+        "jump_intensity": F("float", 0.0, "1/yr", "expected number of jumps per year (merton)", 0.0, 1000.0),
+        "jump_mean": F("float", 0.0, "log", "mean of the log jump size (merton)", -2.0, 2.0),
+        "jump_std": F("float", 0.0, "log", "std of the log jump size (merton)", 0.0, 2.0),
+    },
+    "funding": {
+        "interval": F("duration", "8h", "duration", "time between funding payments", 60.0, 30 * 86400.0),
+        "initial": F("float", 0.0001, "per interval", "funding rate at t=0", -0.1, 0.1),
+        "mean": F("float", 0.0001, "per interval", "long-run mean of the funding OU process", -0.05, 0.05),
+        "half_life": F("duration", "3d", "duration", "half-life of funding deviations (OU)", 60.0, 3650 * 86400.0),
+        "stationary_std": F("float", 0.0, "per interval", "stationary std of the funding rate", 0.0, 0.05),
+        "corr_price": F("float", 0.0, "", "correlation of funding shocks with price shocks", -1.0, 1.0),
+        "cap": F("float", 0.00375, "per interval", "applied rate is clamped to [-cap, +cap]", 0.0, 0.1),
+    },
+    "basis": {
+        "initial": F("float", 0.0, "fraction", "basis b at t=0 (mark = index * (1 + b))", -0.2, 0.2),
+        "mean": F("float", 0.0, "fraction", "long-run mean of the basis OU process", -0.1, 0.1),
+        "half_life": F("duration", "8h", "duration", "half-life of basis deviations (OU)", 60.0, 3650 * 86400.0),
+        "stationary_std": F("float", 0.0, "fraction", "stationary std of the basis", 0.0, 0.05),
+        "corr_price": F("float", 0.0, "", "correlation of basis shocks with price shocks", -1.0, 1.0),
+        "corr_funding": F("float", 0.0, "", "correlation of basis shocks with funding shocks", -1.0, 1.0),
+    },
+    "position": {
+        "stack": F("float", 1.0, "BTC", "BTC held (the exposure being hedged)", 0.0, 1e7),
+        "collateral": F("float", 0.1, "BTC (inverse) / USD (linear)", "isolated margin posted for the hedge", 0.0, 1e12),
+        "hedge_ratio": F("float", 1.0, "", "short notional as a multiple of the stack's value", 0.0, 10.0),
+        "hedge_collateral": F("bool", False, "", "also hedge the BTC collateral (inverse only)"),
+        "contract": F("str", "inverse", "", "contract type", choices=("inverse", "linear")),
+        "contract_size": F("float", None, "USD (inverse) / BTC (linear)",
+                           "size of one contract; default 1 USD (inverse) or 0.001 BTC (linear)", 0.0, 1e6, lo_open=True),
+    },
+    "exchange": {
+        "name": F("str", "generic", "", "label for reports"),
+        "maintenance_margin": F("float", 0.005, "fraction", "flat maintenance margin rate (mmr)", 0.0, 0.5, hi_open=True),
+        "tiers": F("tiers", None, "", "risk-limit tiers: [{limit, rate, deduction}] by position value in the margin currency"),
+        "taker_fee": F("float", 0.0005, "fraction", "taker fee rate on traded notional (open and close)", 0.0, 0.01),
+    },
+    "simulation": {
+        "paths": F("int", 100_000, "paths", "number of simulated paths", 1, 1e9),
+        "horizon": F("duration", "30d", "duration", "simulated horizon T", 60.0, 10 * 365 * 86400.0),
+        "dt": F("duration", "1h", "duration", "monitoring step (liquidation checked at every step)", 1.0, 30 * 86400.0),
+        "seed": F("int", 1, "", "random seed (same config + seed = bitwise-identical result)", 0, 2**63 - 1),
+        "save_paths": F("int", 0, "paths", "number of sample trajectories to store (first K paths)", 0, 10_000),
+        "save_every": F("duration", None, "duration", "time grid of stored trajectories; default horizon/240 rounded to steps", 1.0, 10 * 365 * 86400.0),
+    },
+    "output": {
+        "path": F("str", "", "", 'result file (".zarr" or ".nc"); empty: results/<config name>.zarr on the CLI'),
+    },
+}
+del F
+
+MAX_STEPS = 2_000_000
+
+
+# --------------------------------------------------------------------------- Config
+
+
+class Section(Mapping):
+    """Read-only view of one config section with attribute access (``cfg.market.sigma``)."""
+
+    def __init__(self, name: str, values: dict[str, Any]):
+        object.__setattr__(self, "_name", name)
+        object.__setattr__(self, "_values", values)
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self._values[key]
+        except KeyError:
+            raise AttributeError(f"{self._name}.{key}") from None
+
+    def __setattr__(self, key, value):
+        raise AttributeError("Config sections are read-only; use load_config(..., overrides=...)")
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def __iter__(self):
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"Section({self._name}, {self._values!r})"
+
+
+class Config:
+    """A validated scenario. Values are as written in TOML (durations as strings);
+    derived quantities in SI-like units (years, steps) are properties."""
+
+    def __init__(self, values: dict[str, dict[str, Any]], source: str = "<dict>", explicit: frozenset = frozenset()):
+        self._values = values
+        self.source = source
+        self.explicit = explicit  # "section.key" names given by the user (not defaults)
+        for name in SCHEMA:
+            setattr(self, name, Section(name, values[name]))
+
+    # -- derived, unit-converted ---------------------------------------------------
+    @property
+    def dt_seconds(self) -> float:
+        return parse_duration(self.simulation.dt)
+
+    @property
+    def dt_years(self) -> float:
+        return self.dt_seconds / YEAR_SECONDS
+
+    @property
+    def steps(self) -> int:
+        return int(round(parse_duration(self.simulation.horizon) / self.dt_seconds))
+
+    @property
+    def horizon_years(self) -> float:
+        return self.steps * self.dt_years
+
+    @property
+    def funding_every(self) -> int:
+        """Steps between funding payments."""
+        return int(round(parse_duration(self.funding.interval) / self.dt_seconds))
+
+    @property
+    def save_every(self) -> int:
+        """Steps between stored trajectory points."""
+        if self.simulation.save_every is None:
+            return max(1, self.steps // 240)
+        return max(1, int(round(parse_duration(self.simulation.save_every) / self.dt_seconds)))
+
+    @property
+    def contract_size(self) -> float:
+        cs = self.position.contract_size
+        if cs is None:
+            return 1.0 if self.position.contract == "inverse" else 0.001
+        return cs
+
+    @property
+    def name(self) -> str:
+        return Path(self.source).stem if self.source not in ("<dict>", "") else "run"
+
+    # -- serialisation -------------------------------------------------------------
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        return copy.deepcopy(self._values)
+
+    def to_json(self) -> str:
+        return json.dumps(self._values, sort_keys=False)
+
+    def replace(self, overrides: Mapping[str, Any]) -> "Config":
+        """A new Config with ``{"section.key": value}`` overrides applied and re-validated."""
+        raw = self.to_dict()
+        explicit = set(self.explicit)
+        for dotted, value in overrides.items():
+            section, key = _split_dotted(dotted)
+            raw.setdefault(section, {})[key] = value
+            explicit.add(f"{section}.{key}")
+        return _validate(raw, self.source, explicit, given=raw)
+
+    def __repr__(self) -> str:
+        return f"Config(source={self.source!r}, model={self.market.model!r}, paths={self.simulation.paths})"
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> Config:
+    """Read a TOML scenario, apply ``{"section.key": value}`` overrides, validate.
+
+    ``path=None`` starts from the defaults alone. Raises :class:`ConfigError`.
+    """
+    raw: dict[str, Any] = {}
+    source = "<defaults>"
+    if path is not None:
+        source = str(path)
+        p = Path(path)
+        try:
+            text = p.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError(f"config file {source}: not found") from None
+        except IsADirectoryError:
+            raise ConfigError(f"config file {source}: is a directory, expected a .toml file") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"config file {source}: cannot be read ({exc})") from None
+        try:
+            raw = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {source}: not valid TOML ({exc})") from None
+    explicit = set()
+    for section, body in raw.items():
+        if isinstance(body, dict):
+            explicit.update(f"{section}.{k}" for k in body)
+    for dotted, value in (overrides or {}).items():
+        section, key = _split_dotted(dotted)
+        if section in raw and not isinstance(raw[section], dict):
+            raise ConfigError(f"{section}: expected a table")
+        raw.setdefault(section, {})[key] = parse_override_value(value) if isinstance(value, str) else value
+        explicit.add(f"{section}.{key}")
+    return _validate(raw, source, explicit, given=raw)
+
+
+def from_dict(raw: Mapping[str, Any]) -> Config:
+    """Validate a nested dict (e.g. the ``config`` attr of a saved result)."""
+    raw = copy.deepcopy(dict(raw))
+    explicit = {f"{s}.{k}" for s, b in raw.items() if isinstance(b, dict) for k in b}
+    return _validate(raw, "<dict>", explicit, given=raw)
+
+
+def parse_override_value(text: str) -> Any:
+    """``--set`` values are TOML values (``1.2``, ``true``, ``"8h"``, ``[...]``); a bare
+    word that is not valid TOML is taken as a string (``--set market.model=merton``)."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text.strip()
+
+
+def parse_set_option(item: str) -> tuple[str, Any]:
+    """``"section.key=value"`` -> ``("section.key", value)``."""
+    if "=" not in item:
+        raise ConfigError(f"--set {item}: expected section.key=value, e.g. --set market.sigma=0.8")
+    key, value = item.split("=", 1)
+    key = key.strip()
+    _split_dotted(key, option=f"--set {item}")
+    return key, parse_override_value(value)
+
+
+def _split_dotted(dotted: str, option: str | None = None) -> tuple[str, str]:
+    parts = dotted.split(".")
+    where = option or dotted
+    if len(parts) != 2 or not all(parts):
+        raise ConfigError(f"{where}: expected section.key, e.g. market.sigma")
+    section, key = parts
+    if section not in SCHEMA:
+        raise ConfigError(f"{where}: unknown section [{section}]; sections are " + ", ".join(SCHEMA))
+    if key not in SCHEMA[section]:
+        raise ConfigError(_unknown_key_message(section, key))
+    return section, key
+
+
+def _unknown_key_message(section: str, key: str) -> str:
+    import difflib
+
+    known = list(SCHEMA[section])
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f' (did you mean "{close[0]}"?)' if close else ""
+    return f"{section}.{key}: unknown key{hint}; keys of [{section}] are " + ", ".join(known)
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _check_field(section: str, key: str, field: Field, value: Any) -> Any:
+    name = f"{section}.{key}"
+    if value is None:
+        return None
+    kind = field.kind
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise ConfigError(f"{name} = {_show(value)}: expected true or false")
+        return value
+    if kind == "str":
+        if not isinstance(value, str):
+            raise ConfigError(f"{name} = {_show(value)}: expected a string" + (
+                f", {field.range_text()}" if field.choices else ""))
+        if field.choices and value not in field.choices:
+            raise ConfigError(f"{name} = {_show(value)}: unknown value; allowed: {field.range_text()}")
+        return value
+    if kind == "duration":
+        seconds = parse_duration(value, name)
+        _check_range(name, value, seconds, field)
+        return value.strip()
+    if kind == "tiers":
+        return _check_tiers(name, value)
+    if kind == "int":
+        if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, float) and value.is_integer())):
+            raise ConfigError(f"{name} = {_show(value)}: expected a whole number in {field.range_text()}")
+        value = int(value)
+        _check_range(name, value, value, field)
+        return value
+    if kind == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{name} = {_show(value)}: expected a number in {field.range_text()}")
+        value = float(value)
+        if not math.isfinite(value):
+            raise ConfigError(f"{name} = {_show(value)}: must be a finite number in {field.range_text()}")
+        _check_range(name, value, value, field)
+        return value
+    raise AssertionError(kind)
+
+
+def _check_range(name: str, shown: Any, x: float, field: Field) -> None:
+    bad = (
+        (field.lo is not None and (x < field.lo or (field.lo_open and x == field.lo)))
+        or (field.hi is not None and (x > field.hi or (field.hi_open and x == field.hi)))
+    )
+    if bad:
+        unit = f" {field.unit}" if field.unit and field.kind != "duration" else ""
+        rng = field.range_text()
+        if field.kind == "duration":
+            rng = f"[{format_duration(field.lo)}, {format_duration(field.hi)}]"
+        raise ConfigError(f"{name} = {_show(shown)}: out of range; allowed {rng}{unit}")
+
+
+def _check_tiers(name: str, value: Any) -> list[dict[str, float]]:
+    if not isinstance(value, list) or not value:
+        raise ConfigError(f"{name}: expected a non-empty array of tables "
+                          "[{limit = ..., rate = ..., deduction = ...}, ...]")
+    out = []
+    prev_limit = 0.0
+    prev_rate = -1.0
+    for i, tier in enumerate(value):
+        where = f"{name}[{i}]"
+        if not isinstance(tier, dict):
+            raise ConfigError(f"{where}: expected a table {{limit, rate, deduction}}")
+        unknown = set(tier) - {"limit", "rate", "deduction"}
+        if unknown:
+            raise ConfigError(f"{where}.{sorted(unknown)[0]}: unknown key; tier keys are limit, rate, deduction")
+        if "rate" not in tier:
+            raise ConfigError(f"{where}.rate: missing (maintenance margin rate of the tier)")
+        limit = tier.get("limit", math.inf)
+        rate = tier["rate"]
+        ded = tier.get("deduction", 0.0)
+        for k, v in (("limit", limit), ("rate", rate), ("deduction", ded)):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or math.isnan(v):
+                raise ConfigError(f"{where}.{k} = {_show(v)}: expected a number")
+        if not (0.0 <= rate < 0.5):
+            raise ConfigError(f"{where}.rate = {_show(rate)}: out of range; allowed [0, 0.5)")
+        if not (limit > prev_limit):
+            raise ConfigError(f"{where}.limit = {_show(limit)}: tier limits must increase (previous {prev_limit:g})")
+        if rate < prev_rate:
+            raise ConfigError(f"{where}.rate = {_show(rate)}: tier rates must not decrease")
+        if not (0.0 <= ded) or not math.isfinite(ded):
+            raise ConfigError(f"{where}.deduction = {_show(ded)}: must be >= 0")
+        out.append({"limit": float(limit), "rate": float(rate), "deduction": float(ded)})
+        prev_limit, prev_rate = limit, rate
+    if math.isfinite(out[-1]["limit"]):
+        # beyond the last published tier the last rate applies
+        pass
+    return out
+
+
+def _validate(raw: Mapping[str, Any], source: str, explicit: set[str], given: Mapping[str, Any]) -> Config:
+    values: dict[str, dict[str, Any]] = {}
+    for section, body in raw.items():
+        if section not in SCHEMA:
+            raise ConfigError(f"[{section}]: unknown section; sections are " + ", ".join(SCHEMA))
+        if not isinstance(body, dict):
+            raise ConfigError(f"{section}: expected a table [{section}], got {_show(body)}")
+        for key in body:
+            if key not in SCHEMA[section]:
+                raise ConfigError(_unknown_key_message(section, key))
+    for section, fields in SCHEMA.items():
+        body = raw.get(section, {})
+        values[section] = {}
+        for key, field in fields.items():
+            value = body.get(key, copy.deepcopy(field.default))
+            values[section][key] = _check_field(section, key, field, value)
+    cfg = Config(values, source, frozenset(explicit))
+    _check_cross(cfg)
+    return cfg
+
+
+def _check_cross(cfg: Config) -> None:
+    """Rules that involve more than one field."""
+    sim = cfg.simulation
+    dt = parse_duration(sim.dt)
+    horizon = parse_duration(sim.horizon)
+    if horizon < dt:
+        raise ConfigError(f"simulation.horizon = {_show(sim.horizon)}: shorter than one step "
+                          f"(simulation.dt = {_show(sim.dt)}); the horizon must be at least one step")
+    steps = horizon / dt
+    if abs(steps - round(steps)) > 1e-9 * steps:
+        raise ConfigError(f"simulation.horizon = {_show(sim.horizon)}: not a whole number of steps of "
+                          f"simulation.dt = {_show(sim.dt)} ({steps:.4g} steps)")
+    if round(steps) > MAX_STEPS:
+        raise ConfigError(f"simulation.horizon / simulation.dt = {round(steps)} steps: at most {MAX_STEPS} allowed")
+    interval = parse_duration(cfg.funding.interval)
+    k = interval / dt
+    if k < 1 - 1e-9 or abs(k - round(k)) > 1e-9 * k:
+        raise ConfigError(f"funding.interval = {_show(cfg.funding.interval)}: not a whole number of steps of "
+                          f"simulation.dt = {_show(sim.dt)}")
+    if sim.save_every is not None:
+        s = parse_duration(sim.save_every) / dt
+        if s < 1 - 1e-9 or abs(s - round(s)) > 1e-9 * s:
+            raise ConfigError(f"simulation.save_every = {_show(sim.save_every)}: not a whole number of steps of "
+                              f"simulation.dt = {_show(sim.dt)}")
+    if sim.save_paths > sim.paths:
+        raise ConfigError(f"simulation.save_paths = {sim.save_paths}: more than simulation.paths = {sim.paths}")
+
+    m = cfg.market
+    if m.model == "gbm":
+        for key in ("jump_intensity", "jump_std", "jump_mean"):
+            if f"market.{key}" in cfg.explicit and m[key] != 0.0:
+                raise ConfigError(f'market.{key} = {_show(m[key])}: jumps need market.model = "merton" '
+                                  f'(model is "gbm"); set the model or remove the key')
+    if cfg.funding.stationary_std == 0.0 and "funding.corr_price" in cfg.explicit and cfg.funding.corr_price != 0:
+        pass  # harmless: a constant funding rate has no shocks to correlate
+    correlation_matrix(cfg)  # raises if not positive definite
+
+    pos = cfg.position
+    if pos.hedge_collateral and pos.contract == "linear":
+        raise ConfigError("position.hedge_collateral = true: only meaningful for inverse contracts "
+                          "(linear collateral is USD and carries no BTC exposure)")
+    if pos.hedge_ratio > 0:
+        target = hedge_target(cfg)
+        if math.floor(target / cfg.contract_size + 1e-9) < 1:
+            unit = "USD" if pos.contract == "inverse" else "BTC"
+            raise ConfigError(f"position.hedge_ratio = {pos.hedge_ratio:g}: the hedge ({target:.6g} {unit}) is "
+                              f"smaller than one contract (position.contract_size = {cfg.contract_size:g} {unit})")
+    ex = cfg.exchange
+    if ex.tiers is not None and "exchange.maintenance_margin" in cfg.explicit:
+        raise ConfigError("exchange.maintenance_margin and exchange.tiers are both set; give one "
+                          "(a flat rate, or a tier table)")
+
+
+def correlation_matrix(cfg: Config) -> np.ndarray:
+    """3x3 correlation of (price, funding, basis) shocks; raises if not positive definite."""
+    f, b = cfg.funding, cfg.basis
+    c = np.array(
+        [[1.0, f.corr_price, b.corr_price],
+         [f.corr_price, 1.0, b.corr_funding],
+         [b.corr_price, b.corr_funding, 1.0]]
+    )
+    active = [0] + ([1] if f.stationary_std > 0 else []) + ([2] if b.stationary_std > 0 else [])
+    sub = c[np.ix_(active, active)]
+    eig = np.linalg.eigvalsh(sub)
+    if eig.min() <= 1e-10:
+        raise ConfigError(
+            "correlation matrix of (price, funding, basis) shocks is not positive definite "
+            f"(funding.corr_price = {f.corr_price:g}, basis.corr_price = {b.corr_price:g}, "
+            f"basis.corr_funding = {b.corr_funding:g}; smallest eigenvalue {eig.min():.3g}); "
+            "the three correlations must be consistent, e.g. |corr| < 1 and "
+            "1 - a^2 - b^2 - c^2 + 2abc > 0"
+        )
+    return c
+
+
+def hedge_target(cfg: Config) -> float:
+    """Hedge size before rounding to contracts: USD for inverse, BTC for linear."""
+    pos = cfg.position
+    if pos.contract == "inverse":
+        held = pos.stack + (pos.collateral if pos.hedge_collateral else 0.0)
+        return pos.hedge_ratio * held * cfg.market.spot
+    return pos.hedge_ratio * pos.stack

@@ -1,0 +1,201 @@
+"""Drive the kernel: validated config -> kernel arguments -> chunks of paths -> per-path arrays.
+
+Chunks exist only for progress reporting and memory locality; they are always a whole
+number of random blocks (``rng.BLOCK``), so results do not depend on them (SPEC §7).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numba
+import numpy as np
+
+from . import rng
+from .account import INVERSE, LINEAR, liquidation_price, margin_excess, tier_arrays, fee
+from .config import Config, ConfigError, hedge_target, parse_duration
+from .kernel import AccountArgs, MarketArgs, PathOutputs, simulate_chunk
+from .models import MarketParams
+
+DEFAULT_CHUNK_BLOCKS = 64  # 65,536 paths per progress step
+
+
+@dataclass(frozen=True)
+class Hedge:
+    """The resolved hedge of one variant (what the position actually is)."""
+
+    kind: int
+    stack: float
+    collateral: float
+    size: float  # Q USD (inverse) or q BTC (linear), after rounding to whole contracts
+    contracts: int
+    entry: float
+    fee_rate: float
+    tiers: tuple[np.ndarray, np.ndarray, np.ndarray]
+    funding_every: int
+    funding_cap: float
+
+    @property
+    def open_fee(self) -> float:
+        return fee(self.kind, self.size, self.entry, self.fee_rate)
+
+    @property
+    def liquidation_price(self) -> float:
+        """Mark at which the fresh position is liquidated (open fee included, no funding)."""
+        return liquidation_price(self.kind, self.size, self.entry, self.collateral, self.tiers, self.open_fee)
+
+    @property
+    def margin_unit(self) -> str:
+        return "BTC" if self.kind == INVERSE else "USD"
+
+
+def resolve_hedge(cfg: Config) -> Hedge:
+    pos, ex = cfg.position, cfg.exchange
+    kind = INVERSE if pos.contract == "inverse" else LINEAR
+    contracts = int(math.floor(hedge_target(cfg) / cfg.contract_size + 1e-9))
+    size = contracts * cfg.contract_size
+    entry = cfg.market.spot * (1.0 + cfg.basis.initial)
+    tiers = tier_arrays(ex.tiers, ex.maintenance_margin)
+    h = Hedge(kind=kind, stack=pos.stack, collateral=pos.collateral, size=size, contracts=contracts,
+              entry=entry, fee_rate=ex.taker_fee, tiers=tiers, funding_every=cfg.funding_every,
+              funding_cap=cfg.funding.cap)
+    if size > 0 and margin_excess(kind, size, entry, pos.collateral, entry, tiers, h.open_fee) <= 0:
+        mm = margin_excess(kind, size, entry, 0.0, entry, tiers, 0.0) * -1.0
+        raise ConfigError(
+            f"position.collateral = {pos.collateral:g} {h.margin_unit}: not above the maintenance margin "
+            f"plus opening fee at entry ({mm + h.open_fee:.6g} {h.margin_unit}); the hedge would be "
+            "liquidated at once. Post more collateral or lower position.hedge_ratio")
+    return h
+
+
+def account_args(hedges: list[Hedge]) -> AccountArgs:
+    starts, ends, lim, rat, ded = [], [], [], [], []
+    n = 0
+    for h in hedges:
+        starts.append(n)
+        n += len(h.tiers[0])
+        ends.append(n)
+        lim.append(h.tiers[0])
+        rat.append(h.tiers[1])
+        ded.append(h.tiers[2])
+    i64 = lambda xs: np.asarray(xs, dtype=np.int64)  # noqa: E731
+    f64 = lambda xs: np.asarray(xs, dtype=np.float64)  # noqa: E731
+    return AccountArgs(
+        kind=i64([h.kind for h in hedges]),
+        stack=f64([h.stack for h in hedges]),
+        collateral=f64([h.collateral for h in hedges]),
+        size=f64([h.size for h in hedges]),
+        fee_rate=f64([h.fee_rate for h in hedges]),
+        funding_every=i64([h.funding_every for h in hedges]),
+        funding_scale=f64([1.0 for _ in hedges]),
+        funding_cap=f64([h.funding_cap for h in hedges]),
+        tier_start=i64(starts),
+        tier_end=i64(ends),
+        tier_limits=np.concatenate(lim),
+        tier_rates=np.concatenate(rat),
+        tier_deductions=np.concatenate(ded),
+    )
+
+
+def market_args(mp: MarketParams) -> MarketArgs:
+    return MarketArgs(
+        spot=mp.spot, log_drift_dt=mp.log_drift_dt, vol_sqrt_dt=mp.vol_sqrt_dt,
+        jump_rate_dt=mp.jump_rate_dt, jump_mean=mp.jump_mean, jump_std=mp.jump_std,
+        f0=mp.f0, f_mean=mp.f_mean, f_a=mp.f_a, f_sd=mp.f_sd,
+        b0=mp.b0, b_mean=mp.b_mean, b_a=mp.b_a, b_sd=mp.b_sd,
+        chol=np.ascontiguousarray(mp.chol, dtype=np.float64), steps=int(mp.steps),
+        dt_days=mp.dt_years * 365.0,
+    )
+
+
+def allocate_outputs(paths: int, variants: int, save_paths: int, n_save: int) -> PathOutputs:
+    """Per-path outputs in the narrowest type that keeps their meaning (flags bool,
+    liquidation times float32: 1e-7 relative, i.e. < 1 s over 30 days)."""
+    shape = (paths, variants)
+    return PathOutputs(
+        index_T=np.empty(paths), mark_T=np.empty(paths),
+        liquidated=np.empty(shape, dtype=np.bool_),
+        liquidation_time=np.empty(shape, dtype=np.float32),
+        hedged_value=np.empty(shape), funding=np.empty(shape), funding_usd=np.empty(shape),
+        fees=np.empty(shape), min_margin_level=np.empty(shape), required_collateral=np.empty(shape),
+        max_drawdown=np.empty(shape),
+        saved=np.full((save_paths, n_save, 4), np.nan),
+    )
+
+
+def _chunk_view(out: PathOutputs, a: int, b: int) -> PathOutputs:
+    return PathOutputs(*[x[a:b] for x in out[:-1]], out.saved)
+
+
+@dataclass
+class RawRun:
+    """What the engine hands to ``results``: per-path arrays plus what produced them."""
+
+    cfg: Config
+    paths: int
+    seed: int
+    hedges: list[Hedge]
+    market: MarketParams
+    outputs: PathOutputs
+    save_every: int
+    wall_time: float
+    threads: int
+    chunk_paths: int
+    info: dict = field(default_factory=dict)
+
+
+def simulate(cfg: Config, paths: int | None = None, seed: int | None = None, *,
+             chunk_paths: int | None = None, threads: int | None = None,
+             progress: bool | Callable[[int, int], None] = False) -> RawRun:
+    """Run the kernel over all paths. ``progress=True`` shows a bar on stderr; a callable
+    receives (paths_done, paths_total) after each chunk."""
+    paths = cfg.simulation.paths if paths is None else int(paths)
+    seed = cfg.simulation.seed if seed is None else int(seed)
+    if paths < 1:
+        raise ConfigError(f"paths = {paths}: out of range; allowed [1, 1e9]")
+    if seed < 0:
+        raise ConfigError(f"seed = {seed}: out of range; allowed [0, 2^63)")
+    hedges = [resolve_hedge(cfg)]
+    mp = MarketParams.from_config(cfg)
+    mk = market_args(mp)
+    acc = account_args(hedges)
+    save_k = min(cfg.simulation.save_paths, paths)
+    save_every = cfg.save_every
+    n_save = cfg.steps // save_every + 1
+    out = allocate_outputs(paths, len(hedges), save_k, n_save)
+
+    chunk_blocks = DEFAULT_CHUNK_BLOCKS if chunk_paths is None else max(1, -(-int(chunk_paths) // rng.BLOCK))
+    chunk = chunk_blocks * rng.BLOCK
+    if threads is not None:
+        numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
+    n_threads = numba.get_num_threads()
+
+    bar = None
+    if progress is True:
+        from tqdm import tqdm
+
+        bar = tqdm(total=paths, unit="path", unit_scale=True, file=sys.stderr, desc="simulating",
+                   dynamic_ncols=True, leave=False)
+    t0 = time.perf_counter()
+    try:
+        for first in range(0, paths, chunk):
+            last = min(paths, first + chunk)
+            b0 = first // rng.BLOCK
+            nb = rng.n_blocks(last - first)
+            gens = [rng.block_generators(seed, b0, nb, s) for s in (rng.PRICE, rng.FUNDING, rng.BASIS, rng.JUMPS)]
+            simulate_chunk(first, paths, gens[0], gens[1], gens[2], gens[3], mk, acc, save_every,
+                           _chunk_view(out, first, last))
+            if bar is not None:
+                bar.update(last - first)
+            elif callable(progress):
+                progress(last, paths)
+    finally:
+        if bar is not None:
+            bar.close()
+    wall = time.perf_counter() - t0
+    return RawRun(cfg=cfg, paths=paths, seed=seed, hedges=hedges, market=mp, outputs=out,
+                  save_every=save_every, wall_time=wall, threads=n_threads, chunk_paths=chunk)

@@ -1,0 +1,81 @@
+"""Atomic reading and writing of result Datasets (``.zarr`` or ``.nc``).
+
+A result is first written under a temporary name in the same folder and then renamed,
+so an interrupted run never leaves a half-written file under the final name (SPEC §6).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+import warnings
+from pathlib import Path
+
+import xarray as xr
+
+SUFFIXES = (".zarr", ".nc")
+
+
+class ResultFileError(OSError):
+    """A result file cannot be written or read."""
+
+
+def check_path(path: str | Path) -> Path:
+    p = Path(path)
+    if p.suffix not in SUFFIXES:
+        raise ResultFileError(f'output path {str(p)!r}: unknown format "{p.suffix}"; use ".zarr" or ".nc"')
+    return p
+
+
+def write(ds: xr.Dataset, path: str | Path) -> Path:
+    """Write ``ds`` to ``path`` atomically; replaces an existing result of that name."""
+    p = check_path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(f".{p.name}.tmp-{uuid.uuid4().hex[:8]}")
+    try:
+        if p.suffix == ".zarr":
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ds.to_zarr(tmp, mode="w", consolidated=False)
+        else:
+            ds.to_netcdf(tmp, engine="netcdf4")
+        _replace(tmp, p)
+    except BaseException:
+        _remove(tmp)
+        raise
+    return p
+
+
+def read(path: str | Path) -> xr.Dataset:
+    """Open a result written by :func:`write` (loaded into memory)."""
+    p = check_path(path)
+    if not p.exists():
+        raise ResultFileError(f"result {str(p)!r}: not found")
+    try:
+        if p.suffix == ".zarr":
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ds = xr.open_zarr(p, consolidated=False)
+        else:
+            ds = xr.open_dataset(p, engine="netcdf4")
+        return ds.load()
+    except Exception as exc:  # corrupt or foreign file
+        raise ResultFileError(f"result {str(p)!r}: cannot be read ({type(exc).__name__}: {exc})") from None
+
+
+def _replace(tmp: Path, final: Path) -> None:
+    if final.exists() and final.is_dir():
+        old = final.with_name(f".{final.name}.old-{uuid.uuid4().hex[:8]}")
+        os.replace(final, old)
+        os.replace(tmp, final)
+        _remove(old)
+    else:
+        os.replace(tmp, final)
+
+
+def _remove(p: Path) -> None:
+    if p.is_dir():
+        shutil.rmtree(p, ignore_errors=True)
+    elif p.exists():
+        p.unlink()

@@ -1,0 +1,93 @@
+"""Estimators with their uncertainty: proportions, VaR / ES, moments.
+
+All functions take plain numpy arrays of per-path values (one sample) and return plain
+numbers, so that ``results`` can map them over any sweep dimensions.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.stats import norm
+
+Z95 = float(norm.ppf(0.975))
+
+
+def wilson_interval(successes: float, n: float, z: float = Z95) -> tuple[float, float]:
+    """95 % Wilson score interval of a binomial proportion (good near 0 and 1)."""
+    if n <= 0:
+        return math.nan, math.nan
+    p = successes / n
+    denom = 1.0 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def proportion(flags: np.ndarray) -> tuple[float, float, float, float]:
+    """(estimate, standard error, 95 % low, 95 % high) of the share of True flags."""
+    n = flags.size
+    k = float(np.count_nonzero(flags))
+    p = k / n if n else math.nan
+    se = math.sqrt(p * (1 - p) / n) if n else math.nan
+    lo, hi = wilson_interval(k, n)
+    return p, se, lo, hi
+
+
+def tail_count(n: int, level: float) -> int:
+    """Number of worst outcomes that make up the (1 - level) tail: ceil(n (1 - level))."""
+    return max(1, int(math.ceil(n * (1.0 - level) - 1e-9)))
+
+
+def var_es(pnl: np.ndarray, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Value at risk and expected shortfall of a PnL sample, as positive losses.
+
+    With losses L = -pnl sorted descending and k = ceil(n (1 - level)):
+    VaR = L_(k) (the k-th largest loss), ES = mean of the k largest losses.
+    Standard errors: VaR from the distribution-free order-statistic 95 % band (ranks
+    k -+ 1.96 sqrt(n a (1 - a))) converted to an SE (half-width / 1.96); ES from its
+    asymptotic variance [Var(L | L >= VaR) + a (ES - VaR)^2] / k.
+    Returns (var, var_se, es, es_se) over ``levels``.
+    """
+    losses = -np.asarray(pnl, dtype=np.float64)
+    n = losses.size
+    ks = [tail_count(n, a) for a in levels]
+    kmax = min(n, max(ks) + int(4 * math.sqrt(max(ks)) + 4))
+    # partial sort: the kmax largest losses, descending
+    if kmax < n:
+        top = np.partition(losses, n - kmax)[n - kmax:]
+    else:
+        top = losses.copy()
+    top = np.sort(top)[::-1]
+    var = np.empty(len(levels))
+    var_se = np.empty(len(levels))
+    es = np.empty(len(levels))
+    es_se = np.empty(len(levels))
+    for j, (a, k) in enumerate(zip(levels, ks)):
+        k = min(k, n)
+        var[j] = top[k - 1]
+        tail = top[:k]
+        es[j] = tail.mean()
+        # order-statistic 95 % band for the (1-a) quantile: ranks k -+ 1.96 sqrt(n a (1-a))
+        w = Z95 * math.sqrt(n * a * (1 - a))
+        r_lo = max(1, int(math.floor(k - w)))
+        r_hi = min(top.size, int(math.ceil(k + w)))
+        var_se[j] = (top[r_lo - 1] - top[r_hi - 1]) / (2 * Z95) if n > 1 else math.nan
+        tail_sd = tail.std(ddof=1) if k > 1 else math.nan
+        # ES = mean of tail beyond VaR: Var(ES) ~ [Var(L | L >= VaR) + a (ES - VaR)^2] / k
+        es_se[j] = math.sqrt((tail_sd**2 + a * (es[j] - var[j]) ** 2) / k) if k > 1 else math.nan
+    return var, var_se, es, es_se
+
+
+def quantiles(x: np.ndarray, qs: np.ndarray) -> np.ndarray:
+    return np.quantile(np.asarray(x, dtype=np.float64), qs)
+
+
+def mean_se(x: np.ndarray) -> tuple[float, float, float]:
+    """(mean, standard error of the mean, standard deviation)."""
+    x = np.asarray(x, dtype=np.float64)
+    n = x.size
+    m = float(x.mean())
+    sd = float(x.std(ddof=1)) if n > 1 else math.nan
+    return m, sd / math.sqrt(n) if n > 1 else math.nan, sd
