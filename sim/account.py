@@ -69,7 +69,7 @@ def tier_arrays(tiers: list[dict] | None, mmr: float) -> tuple[np.ndarray, np.nd
     limits = np.array([t["limit"] for t in tiers], dtype=np.float64)
     limits[-1] = np.inf
     rates = np.array([t["rate"] for t in tiers], dtype=np.float64)
-    deds = np.array([t["deduction"] for t in tiers], dtype=np.float64)
+    deds = np.array([t.get("deduction", 0.0) for t in tiers], dtype=np.float64)
     return limits, rates, deds
 
 

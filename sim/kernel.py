@@ -80,7 +80,7 @@ class PathOutputs(NamedTuple):
     funding: np.ndarray  # (n, V) margin currency, + received
     funding_usd: np.ndarray  # (n, V) USD valued at the index when received
     fees: np.ndarray  # (n, V) margin currency
-    min_margin_level: np.ndarray  # (n, V) min equity / maintenance while open
+    min_margin_level: np.ndarray  # (n, V) min equity / maintenance over checks while open (incl. the liquidating one)
     required_collateral: np.ndarray  # (n, V) margin currency
     max_drawdown: np.ndarray  # (n, V) USD, hedged portfolio
     saved: np.ndarray  # (K, n_save, 4): index, mark, funding rate, equity of variant 0
@@ -184,14 +184,14 @@ def _simulate_block(global_first, local_first, n_paths, gp, gf, gb, gj, mk, acc,
                     fund_h[v] += pay
                 if not liq[v]:
                     eq = acc.collateral[v] + pnl
+                    if mm > 0.0 and eq / mm < min_ml[v]:
+                        min_ml[v] = eq / mm
                     if size > 0.0 and eq <= mm:
                         liq[v] = True
                         liq_t[v] = i * mk.dt_days
                         fund_liq[v] = fund_h[v] - pay
                         equity[v] = 0.0
                     else:
-                        if mm > 0.0 and eq / mm < min_ml[v]:
-                            min_ml[v] = eq / mm
                         equity[v] = eq + pay
                         fund_usd[v] += pay * s if kind == INVERSE else pay
                 value = _portfolio_value(kind, acc.stack[v], equity[v], s)
