@@ -90,8 +90,6 @@ def account_args(hedges: list[Hedge]) -> AccountArgs:
         collateral=f64([h.collateral for h in hedges]),
         size=f64([h.size for h in hedges]),
         fee_rate=f64([h.fee_rate for h in hedges]),
-        funding_every=i64([h.funding_every for h in hedges]),
-        funding_scale=f64([1.0 for _ in hedges]),
         funding_cap=f64([h.funding_cap for h in hedges]),
         tier_start=i64(starts),
         tier_end=i64(ends),
@@ -105,9 +103,10 @@ def market_args(mp: MarketParams) -> MarketArgs:
     return MarketArgs(
         spot=mp.spot, log_drift_dt=mp.log_drift_dt, vol_sqrt_dt=mp.vol_sqrt_dt,
         jump_rate_dt=mp.jump_rate_dt, jump_mean=mp.jump_mean, jump_std=mp.jump_std,
-        f0=mp.f0, f_mean=mp.f_mean, f_a=mp.f_a, f_sd=mp.f_sd,
+        f0=mp.f0, f_mean=mp.f_mean, f_a=mp.f_a, f_w=np.ascontiguousarray(mp.f_w, dtype=np.float64), f_sd=mp.f_sd,
         b0=mp.b0, b_mean=mp.b_mean, b_a=mp.b_a, b_sd=mp.b_sd,
         chol=np.ascontiguousarray(mp.chol, dtype=np.float64), steps=int(mp.steps),
+        funding_every=int(mp.funding_every),
         dt_days=mp.dt_years * 365.0,
     )
 

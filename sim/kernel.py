@@ -26,7 +26,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit, prange
 
-from .account import INVERSE, fee, maintenance_margin, position_value, unrealised_pnl
+from .account import INVERSE, fee, maintenance_margin, position_value
 from .models import ou_step
 from .rng import BLOCK
 
@@ -40,14 +40,16 @@ class MarketArgs(NamedTuple):
     jump_std: float
     f0: float
     f_mean: float
-    f_a: float
-    f_sd: float
+    f_a: float  # funding OU decay over one funding interval
+    f_w: np.ndarray  # (funding_every,) weights of the step shocks in the interval's innovation
+    f_sd: float  # std of the funding innovation over one interval
     b0: float
     b_mean: float
     b_a: float
     b_sd: float
     chol: np.ndarray  # (3, 3)
     steps: int
+    funding_every: int  # steps per funding interval
     dt_days: float
 
 
@@ -59,9 +61,7 @@ class AccountArgs(NamedTuple):
     collateral: np.ndarray  # margin currency
     size: np.ndarray  # Q USD (inverse) or q BTC (linear)
     fee_rate: np.ndarray
-    funding_every: np.ndarray  # int64, steps between funding times
-    funding_scale: np.ndarray  # applied rate = clamp(f * scale, -cap, cap)
-    funding_cap: np.ndarray
+    funding_cap: np.ndarray  # applied rate = clamp(f, -cap, cap)
     tier_start: np.ndarray  # int64: rows of the tier table of this variant
     tier_end: np.ndarray
     tier_limits: np.ndarray  # concatenated tier tables
@@ -104,6 +104,7 @@ def simulate_chunk(first_path, total_paths, g_price, g_funding, g_basis, g_jumps
 def _simulate_block(global_first, local_first, n_paths, gp, gf, gb, gj, mk, acc, save_every, out):
     V = acc.kind.shape[0]
     steps = mk.steps
+    k_f = mk.funding_every
     jumps_on = mk.jump_rate_dt > 0.0
     funding_on = mk.f_sd > 0.0
     basis_on = mk.b_sd > 0.0
@@ -112,12 +113,20 @@ def _simulate_block(global_first, local_first, n_paths, gp, gf, gb, gj, mk, acc,
     c20 = mk.chol[2, 0]
     c21 = mk.chol[2, 1]
     c22 = mk.chol[2, 2]
+    # the funding-only shock is needed every step only if the basis loads on it
+    e2_each_step = basis_on and c21 != 0.0
+    w_sq = 0.0
+    for w in mk.f_w:
+        w_sq += w * w
+    loading = c10 * c10 + (c11 * c11 if e2_each_step else 0.0)
+    f_rest_sd = math.sqrt(max(0.0, mk.f_sd * mk.f_sd - loading * w_sq))
     n_saved_paths = out.saved.shape[0]
 
     fund_h = np.empty(V)  # cumulative funding of the never-liquidated account
     fund_usd = np.empty(V)
     fund_liq = np.empty(V)  # funding actually received (frozen at liquidation)
     fee_open = np.empty(V)
+    q_over_e = np.empty(V)  # Q/E (inverse) or q E (linear): position value at entry
     req = np.empty(V)
     min_ml = np.empty(V)
     peak = np.empty(V)
@@ -128,6 +137,9 @@ def _simulate_block(global_first, local_first, n_paths, gp, gf, gb, gj, mk, acc,
 
     log_s0 = math.log(mk.spot)
     entry = mk.spot * (1.0 + mk.b0)
+    for v in range(V):
+        fee_open[v] = fee(acc.kind[v], acc.size[v], entry, acc.fee_rate[v])
+        q_over_e[v] = position_value(acc.kind[v], acc.size[v], entry)
 
     for j in range(n_paths):
         gi = global_first + j
@@ -137,10 +149,12 @@ def _simulate_block(global_first, local_first, n_paths, gp, gf, gb, gj, mk, acc,
         f = mk.f0
         bs = mk.b0
         mark = entry
+        acc1 = 0.0  # weighted price shocks of the current funding interval
+        acc2 = 0.0  # weighted funding-only shocks (when drawn every step)
+        k = 0  # step within the funding interval
         next_jump = gj.standard_exponential() / mk.jump_rate_dt if jumps_on else np.inf
         save = gi < n_saved_paths
         for v in range(V):
-            fee_open[v] = fee(acc.kind[v], acc.size[v], entry, acc.fee_rate[v])
             fund_h[v] = 0.0
             fund_usd[v] = 0.0
             fund_liq[v] = 0.0
@@ -155,36 +169,52 @@ def _simulate_block(global_first, local_first, n_paths, gp, gf, gb, gj, mk, acc,
             _save_point(out.saved, gi, 0, s, mark, f, equity[0])
 
         for i in range(1, steps + 1):
+            # -- market: index, basis every step; funding at the end of its interval
             e1 = gp.standard_normal()
-            e2 = gf.standard_normal() if funding_on else 0.0
-            e3 = gb.standard_normal() if basis_on else 0.0
             dlog = mk.log_drift_dt + mk.vol_sqrt_dt * e1
             while next_jump <= i:  # exact Poisson count of jumps in (i-1, i]
                 dlog += mk.jump_mean + mk.jump_std * gj.standard_normal()
                 next_jump += gj.standard_exponential() / mk.jump_rate_dt
             log_s += dlog
             s = math.exp(log_s)
-            f = ou_step(f, mk.f_mean, mk.f_a, mk.f_sd, c10 * e1 + c11 * e2)
+            e2 = gf.standard_normal() if e2_each_step else 0.0
+            e3 = gb.standard_normal() if basis_on else 0.0
             bs = ou_step(bs, mk.b_mean, mk.b_a, mk.b_sd, c20 * e1 + c21 * e2 + c22 * e3)
             mark = s * (1.0 + bs)
+            funding_time = False
+            if funding_on:
+                acc1 += mk.f_w[k] * e1
+                acc2 += mk.f_w[k] * e2
+            k += 1
+            if k == k_f:
+                funding_time = True
+                k = 0
+                if funding_on:
+                    z = c10 * acc1 + c11 * acc2 + f_rest_sd * gf.standard_normal()
+                    f = mk.f_mean + (f - mk.f_mean) * mk.f_a + z
+                    acc1 = 0.0
+                    acc2 = 0.0
+                else:
+                    f = mk.f_mean + (f - mk.f_mean) * mk.f_a
 
+            # -- hedge accounts on this mark
             for v in range(V):
                 kind = acc.kind[v]
                 size = acc.size[v]
                 pv = position_value(kind, size, mark)
                 mm = maintenance_margin(pv, acc.tier_limits, acc.tier_rates, acc.tier_deductions,
                                         acc.tier_start[v], acc.tier_end[v])
-                pnl = unrealised_pnl(kind, size, entry, mark) + fund_h[v] - fee_open[v]
+                # uPnL + funding - open fee: short inverse Q/M - Q/E, short linear qE - qM
+                pnl = (pv - q_over_e[v] if kind == INVERSE else q_over_e[v] - pv) + fund_h[v] - fee_open[v]
                 if mm - pnl > req[v]:
                     req[v] = mm - pnl
                 pay = 0.0
-                if i % acc.funding_every[v] == 0:
-                    rate = min(max(f * acc.funding_scale[v], -acc.funding_cap[v]), acc.funding_cap[v])
-                    pay = pv * rate
+                if funding_time:
+                    pay = pv * min(max(f, -acc.funding_cap[v]), acc.funding_cap[v])
                     fund_h[v] += pay
                 if not liq[v]:
                     eq = acc.collateral[v] + pnl
-                    if mm > 0.0 and eq / mm < min_ml[v]:
+                    if mm > 0.0 and eq < min_ml[v] * mm:
                         min_ml[v] = eq / mm
                     if size > 0.0 and eq <= mm:
                         liq[v] = True
@@ -193,7 +223,8 @@ def _simulate_block(global_first, local_first, n_paths, gp, gf, gb, gj, mk, acc,
                         equity[v] = 0.0
                     else:
                         equity[v] = eq + pay
-                        fund_usd[v] += pay * s if kind == INVERSE else pay
+                        if funding_time:
+                            fund_usd[v] += pay * s if kind == INVERSE else pay
                 value = _portfolio_value(kind, acc.stack[v], equity[v], s)
                 if value > peak[v]:
                     peak[v] = value
