@@ -111,15 +111,17 @@ def _simulate_block(global_first, local_first, n_paths, gp, gf, gb, gj, mk, acc,
     c10 = mk.chol[1, 0]
     c11 = mk.chol[1, 1]
     c20 = mk.chol[2, 0]
-    c21 = mk.chol[2, 1]
-    c22 = mk.chol[2, 2]
-    # the funding-only shock is needed every step only if the basis loads on it
-    e2_each_step = basis_on and c21 != 0.0
+    # The basis draws one normal u per step for its part orthogonal to the price,
+    # c21 e2 + c22 e3 = r u. The funding innovation needs sum_j w_j e2_j; given the u_j it
+    # is (c21 / r) sum_j w_j u_j plus an independent rest, which joins the one fresh
+    # normal funding draws per interval. Two normals per step, exact for any matrix.
+    r_b = math.sqrt(mk.chol[2, 1] ** 2 + mk.chol[2, 2] ** 2)
+    c2u = mk.chol[2, 1] / r_b if r_b > 0.0 else 0.0  # loading of e2 on u
     w_sq = 0.0
     for w in mk.f_w:
         w_sq += w * w
-    loading = c10 * c10 + (c11 * c11 if e2_each_step else 0.0)
-    f_rest_sd = math.sqrt(max(0.0, mk.f_sd * mk.f_sd - loading * w_sq))
+    f_u = c11 * c2u  # loading of the funding innovation on sum_j w_j u_j
+    f_rest_sd = math.sqrt(max(0.0, mk.f_sd * mk.f_sd - (c10 * c10 + f_u * f_u) * w_sq))
     n_saved_paths = out.saved.shape[0]
 
     fund_h = np.empty(V)  # cumulative funding of the never-liquidated account
@@ -150,7 +152,7 @@ def _simulate_block(global_first, local_first, n_paths, gp, gf, gb, gj, mk, acc,
         bs = mk.b0
         mark = entry
         acc1 = 0.0  # weighted price shocks of the current funding interval
-        acc2 = 0.0  # weighted funding-only shocks (when drawn every step)
+        acc2 = 0.0  # weighted basis-only shocks u of the current funding interval
         k = 0  # step within the funding interval
         next_jump = gj.standard_exponential() / mk.jump_rate_dt if jumps_on else np.inf
         save = gi < n_saved_paths
@@ -177,20 +179,19 @@ def _simulate_block(global_first, local_first, n_paths, gp, gf, gb, gj, mk, acc,
                 next_jump += gj.standard_exponential() / mk.jump_rate_dt
             log_s += dlog
             s = math.exp(log_s)
-            e2 = gf.standard_normal() if e2_each_step else 0.0
-            e3 = gb.standard_normal() if basis_on else 0.0
-            bs = ou_step(bs, mk.b_mean, mk.b_a, mk.b_sd, c20 * e1 + c21 * e2 + c22 * e3)
+            u = gb.standard_normal() if basis_on else 0.0
+            bs = ou_step(bs, mk.b_mean, mk.b_a, mk.b_sd, c20 * e1 + r_b * u)
             mark = s * (1.0 + bs)
             funding_time = False
             if funding_on:
                 acc1 += mk.f_w[k] * e1
-                acc2 += mk.f_w[k] * e2
+                acc2 += mk.f_w[k] * u
             k += 1
             if k == k_f:
                 funding_time = True
                 k = 0
                 if funding_on:
-                    z = c10 * acc1 + c11 * acc2 + f_rest_sd * gf.standard_normal()
+                    z = c10 * acc1 + f_u * acc2 + f_rest_sd * gf.standard_normal()
                     f = mk.f_mean + (f - mk.f_mean) * mk.f_a + z
                     acc1 = 0.0
                     acc2 = 0.0
