@@ -7,6 +7,7 @@ Progress goes to stderr, tables to stdout.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -58,20 +59,44 @@ def _cmd_run(args) -> int:
     if not args.no_save:
         out = args.out or cfg.output.path or str(Path("results") / f"{cfg.name}.zarr")
         io.check_path(out)
+        _check_writable(out)
     if args.threads is not None and args.threads < 1:
         raise UsageError(f"--threads {args.threads}: must be at least 1")
     if args.chunk is not None and args.chunk < 1:
         raise UsageError(f"--chunk {args.chunk}: must be at least 1 path")
-    ds = sim.run(cfg, out=out, progress=not args.quiet, threads=args.threads, chunk_paths=args.chunk)
+    ds = sim.run(cfg, progress=not args.quiet, threads=args.threads, chunk_paths=args.chunk)
+    if out:
+        try:
+            io.write(ds, out)  # atomic: nothing is left under `out` (or a temp name) on failure
+        except ResultFileError:
+            raise
+        except OSError as exc:  # e.g. disk full, permission denied, a file in the way
+            raise UsageError(f"result {out!r}: cannot be written ({exc.strerror or exc})") from None
     print(format_summary(ds))
     if out:
         print(f"result written to {out}")
     return 0
 
 
+def _check_writable(out: str) -> None:
+    """Fail before simulating, not after, when the result cannot be written there."""
+    d = Path(out).absolute().parent
+    while not d.exists():
+        d = d.parent
+    if not d.is_dir():
+        raise UsageError(f"result {out!r}: cannot be written ({str(d)!r} is a file, not a directory)")
+    if not os.access(d, os.W_OK | os.X_OK):
+        raise UsageError(f"result {out!r}: cannot be written (no write permission in {str(d)!r})")
+
+
 def _cmd_show(args) -> int:
     from . import io
     from .summary import format_summary
+
+    suffix = Path(args.result).suffix
+    if suffix not in io.SUFFIXES:
+        raise UsageError(f'result {args.result!r}: unknown format "{suffix}"; hedgesim show reads the '
+                         '".zarr" or ".nc" files written by hedgesim run')
 
     ds = io.read(args.result)
     print(format_summary(ds))

@@ -384,10 +384,11 @@ def _check_field(section: str, key: str, field: Field, value: Any) -> Any:
     if kind == "float":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{name} = {_show(value)}: expected a number in {field.range_text()}")
+        given = value
         value = float(value)
         if not math.isfinite(value):
             raise ConfigError(f"{name} = {_show(value)}: must be a finite number in {field.range_text()}")
-        _check_range(name, value, value, field)
+        _check_range(name, given, value, field)
         return value
     raise AssertionError(kind)
 
@@ -435,6 +436,9 @@ def _check_tiers(name: str, value: Any) -> list[dict[str, float]]:
             raise ConfigError(f"{where}.rate = {_show(rate)}: tier rates must not decrease")
         if not (0.0 <= ded) or not math.isfinite(ded):
             raise ConfigError(f"{where}.deduction = {_show(ded)}: must be >= 0")
+        if rate * prev_limit - ded < -1e-12 * max(1.0, ded):
+            raise ConfigError(f"{where}.deduction = {_show(ded)}: makes the maintenance margin negative at the "
+                              f"tier's lower edge ({rate:g} x {prev_limit:g} - {ded:g} < 0)")
         out.append({"limit": float(limit), "rate": float(rate), "deduction": float(ded)})
         prev_limit, prev_rate = limit, rate
     if math.isfinite(out[-1]["limit"]):
@@ -511,10 +515,35 @@ def _check_cross(cfg: Config) -> None:
             unit = "USD" if pos.contract == "inverse" else "BTC"
             raise ConfigError(f"position.hedge_ratio = {pos.hedge_ratio:g}: the hedge ({target:.6g} {unit}) is "
                               f"smaller than one contract (position.contract_size = {cfg.contract_size:g} {unit})")
+    _check_price_range(cfg)
     ex = cfg.exchange
+    if 0.0 < ex.maintenance_margin < MIN_RATE:
+        raise ConfigError(f"exchange.maintenance_margin = {_show(ex.maintenance_margin)}: use 0 or a rate of at "
+                          f"least {MIN_RATE:g}")
     if ex.tiers is not None and "exchange.maintenance_margin" in cfg.explicit:
         raise ConfigError("exchange.maintenance_margin and exchange.tiers are both set; give one "
                           "(a flat rate, or a tier table)")
+
+
+MIN_RATE = 1e-6  # smallest non-zero maintenance margin rate
+MAX_LOG_RANGE = 200.0  # |E log(S_T/S_0)| + 8 sd(log(S_T/S_0)) must stay below this
+
+
+def _check_price_range(cfg: Config) -> None:
+    """Keep the index within floating-point range: exp(+-200) leaves room for products and
+    squares of USD and BTC amounts (a 10-year horizon at sigma 5 is far beyond it)."""
+    m = cfg.market
+    t = cfg.steps * cfg.dt_seconds / YEAR_SECONDS
+    lam = m.jump_intensity if m.model == "merton" else 0.0
+    k = math.expm1(m.jump_mean + 0.5 * m.jump_std**2) if lam > 0 else 0.0
+    mean = (m.mu - lam * k - 0.5 * m.sigma**2 + lam * m.jump_mean) * t
+    sd = math.sqrt((m.sigma**2 + lam * (m.jump_mean**2 + m.jump_std**2)) * t)
+    if abs(mean) + 8.0 * sd > MAX_LOG_RANGE:
+        raise ConfigError(
+            f"market: over simulation.horizon = {_show(cfg.simulation.horizon)} the log index would move by "
+            f"{mean:+.3g} +- {sd:.3g} (mean +- sd), beyond the representable range "
+            f"(|mean| + 8 sd must be <= {MAX_LOG_RANGE:g}); lower sigma, mu or the jump parameters, or shorten "
+            "the horizon")
 
 
 def correlation_matrix(cfg: Config) -> np.ndarray:

@@ -29,8 +29,13 @@ def check_path(path: str | Path) -> Path:
 
 
 def write(ds: xr.Dataset, path: str | Path) -> Path:
-    """Write ``ds`` to ``path`` atomically; replaces an existing result of that name."""
+    """Write ``ds`` to ``path`` atomically; replaces an existing result of that name
+    (but never a folder or file that is not a result store)."""
     p = check_path(path)
+    if p.is_dir() and not _is_zarr_store(p):
+        raise ResultFileError(f"output path {str(p)!r}: exists and is not a result store; not replacing it")
+    if p.exists() and p.suffix == ".zarr" and not p.is_dir():
+        raise ResultFileError(f"output path {str(p)!r}: exists and is a file, not a .zarr store")
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_name(f".{p.name}.tmp-{uuid.uuid4().hex[:8]}")
     try:
@@ -62,6 +67,10 @@ def read(path: str | Path) -> xr.Dataset:
         return ds.load()
     except Exception as exc:  # corrupt or foreign file
         raise ResultFileError(f"result {str(p)!r}: cannot be read ({type(exc).__name__}: {exc})") from None
+
+
+def _is_zarr_store(p: Path) -> bool:
+    return p.suffix == ".zarr" and ((p / "zarr.json").exists() or (p / ".zgroup").exists())
 
 
 def _replace(tmp: Path, final: Path) -> None:

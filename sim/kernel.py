@@ -199,10 +199,11 @@ def _simulate_block(global_first, local_first, n_paths, gp, gf, gb, gj, mk, acc,
                     f = mk.f_mean + (f - mk.f_mean) * mk.f_a
 
             # -- hedge accounts on this mark
+            inv_mark = 1.0 / mark
             for v in range(V):
                 kind = acc.kind[v]
                 size = acc.size[v]
-                pv = position_value(kind, size, mark)
+                pv = size * inv_mark if kind == INVERSE else size * mark  # position value
                 mm = maintenance_margin(pv, acc.tier_limits, acc.tier_rates, acc.tier_deductions,
                                         acc.tier_start[v], acc.tier_end[v])
                 # uPnL + funding - open fee: short inverse Q/M - Q/E, short linear qE - qM

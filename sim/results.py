@@ -178,10 +178,10 @@ def summarize(ds: xr.Dataset) -> xr.Dataset:
         lambda x: stats.quantiles(x, QUANTILES), pnl, input_core_dims=[["path"]],
         output_core_dims=[["quantile"]], vectorize=True).assign_coords(quantile=QUANTILES).assign_attrs(
         units="USD", long_name="quantiles of PnL")
-    var_h = ds["pnl_std"].sel(portfolio="hedged") ** 2
-    var_u = ds["pnl_std"].sel(portfolio="unhedged") ** 2
-    ds["hedge_effectiveness"] = (1.0 - var_h / var_u).drop_vars("portfolio", errors="ignore").assign_attrs(
-        units="1", long_name="1 - Var(hedged PnL) / Var(unhedged PnL)")
+    var_h = ds["hedged_value"].var("path", ddof=1)
+    var_u = ds["unhedged_value"].var("path", ddof=1)
+    ds["hedge_effectiveness"] = xr.where(var_u > 0, 1.0 - var_h / var_u.where(var_u > 0), np.nan).assign_attrs(
+        units="1", long_name="1 - Var(hedged PnL) / Var(unhedged PnL) (NaN when the unhedged PnL does not vary)")
 
     for name, src, units, ln in [
         ("funding_mean", "funding", m_unit, "mean funding received (negative: paid)"),

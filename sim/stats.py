@@ -22,7 +22,8 @@ def wilson_interval(successes: float, n: float, z: float = Z95) -> tuple[float, 
     denom = 1.0 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # clamp: rounding must not put the estimate itself outside its interval
+    return max(0.0, min(centre - half, p)), min(1.0, max(centre + half, p))
 
 
 def proportion(flags: np.ndarray) -> tuple[float, float, float, float]:
