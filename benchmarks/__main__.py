@@ -82,22 +82,21 @@ def bench_main(config: str, paths: int, reps: int, threads: int) -> dict:
     simulate_reference(cfg, 2048, 0)
     rng_floor(cfg, 2048, 0)
 
-    runs = {"kernel": [], "reference": [], "rng_floor": []}
-    mem = {"kernel": 0.0, "reference": 0.0, "rng_floor": 0.0}
+    fns = {
+        "kernel": lambda seed: engine.simulate(cfg, paths=paths, seed=seed),
+        "reference": lambda seed: simulate_reference(cfg, paths, seed),
+        "rng_floor": lambda seed: rng_floor(cfg, paths, seed),
+    }
+    runs = {name: [] for name in fns}
     last = {}
     for r in range(reps):
         print(f"  main: repetition {r + 1}/{reps}", file=sys.stderr, flush=True)
-        for name, fn in [
-            ("kernel", lambda: engine.simulate(cfg, paths=paths, seed=r + 1)),
-            ("reference", lambda: simulate_reference(cfg, paths, r + 1)),
-            ("rng_floor", lambda: rng_floor(cfg, paths, r + 1)),
-        ]:
-            wall, peak, res = _traced(fn)
-            if name == "rng_floor":
-                wall = res  # its own timer excludes nothing else; same thing
-            runs[name].append(wall)
-            mem[name] = max(mem[name], peak)
-            last[name] = res
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            last[name] = fn(r + 1)
+            runs[name].append(time.perf_counter() - t0)
+    # memory in separate, untimed runs (tracing slows the timed code down)
+    mem = {name: _traced(lambda: fn(0))[1] for name, fn in fns.items()}
     med = {k: statistics.median(v) for k, v in runs.items()}
     rows = {}
     for name in runs:

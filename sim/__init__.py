@@ -21,6 +21,16 @@ def run(cfg: Config, paths: int | None = None, seed: int | None = None, *, out=N
 
     if out is not None:
         io.check_path(out)
+    # the stored config must reproduce the result: record the paths and seed actually used
+    eff = {}
+    if paths is not None and int(paths) != cfg.simulation.paths:
+        eff["simulation.paths"] = int(paths)
+        if cfg.simulation.save_paths > int(paths):
+            eff["simulation.save_paths"] = int(paths)
+    if seed is not None and int(seed) != cfg.simulation.seed:
+        eff["simulation.seed"] = int(seed)
+    if eff:
+        cfg = cfg.replace(eff)
     raw = engine.simulate(cfg, paths=paths, seed=seed, progress=progress, threads=threads,
                           chunk_paths=chunk_paths)
     ds = results.build_dataset(raw)

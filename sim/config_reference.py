@@ -50,7 +50,8 @@ def _range(field: Field) -> str:
     if field.kind == "bool":
         return "`true`, `false`"
     if field.kind == "tiers":
-        return "limits increasing, rates in [0, 0.5) and non-decreasing, deductions ≥ 0"
+        return ("limits increasing, rates in [0, 0.5) and non-decreasing, deductions ≥ 0 and not making "
+                "the margin negative at a tier's lower edge")
     if field.choices:
         return field.range_text()
     if field.lo is None and field.hi is None:

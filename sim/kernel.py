@@ -6,8 +6,9 @@ stored ("save statistics, not states"): each path keeps its state in local varia
 advances step by step, and leaves only its summary statistics behind.
 
 Order of events at monitoring time t_i = i dt (i = 1..steps), SPEC §3-§4:
- 1. the index moves (diffusion + Poisson number of jumps in (t_{i-1}, t_i]), funding and
-    basis take their exact OU step, the mark is M = S (1 + b);
+ 1. the index moves (diffusion + Poisson number of jumps in (t_{i-1}, t_i]), the basis
+    takes its exact OU step, the mark is M = S (1 + b); at a funding time the funding
+    rate takes its exact OU step over the whole interval (it is only used there);
  2. each open account is checked on the mark: liquidated if equity <= maintenance margin;
  3. if t_i is a funding time, each account still open receives (Q/M) f (inverse, BTC) or
     q M f (linear, USD), with f clamped to the cap;
@@ -102,19 +103,41 @@ def simulate_chunk(first_path, total_paths, g_price, g_funding, g_basis, g_jumps
 
 @njit(cache=True)
 def _simulate_block(global_first, local_first, n_paths, gp, gf, gb, gj, mk, acc, save_every, out):
-    V = acc.kind.shape[0]
+    """Per path: one market pass writes the index, mark and funding path into small scratch
+    buffers (a few KB, cache-resident); then each hedge account runs along them with its
+    state in local variables. All accounts see the same market path (common random numbers)."""
     steps = mk.steps
-    k_f = mk.funding_every
-    jumps_on = mk.jump_rate_dt > 0.0
-    funding_on = mk.f_sd > 0.0
-    basis_on = mk.b_sd > 0.0
+    n_funding = steps // mk.funding_every
+    s_path = np.empty(steps + 1)
+    m_path = np.empty(steps + 1)
+    f_path = np.empty(n_funding + 1)
+    eq_path = np.empty(steps // save_every + 1)
+    coef = _market_coefficients(mk)
+    n_saved_paths = out.saved.shape[0]
+    V = acc.kind.shape[0]
+    for j in range(n_paths):
+        gi = global_first + j
+        li = local_first + j
+        _market_path(gp, gf, gb, gj, mk, coef, s_path, m_path, f_path)
+        out.index_T[li] = s_path[steps]
+        out.mark_T[li] = m_path[steps]
+        save = gi < n_saved_paths
+        for v in range(V):
+            _account_path(v, acc, mk, s_path, m_path, f_path, li, out, save and v == 0, save_every, eq_path)
+        if save:
+            for k in range(steps // save_every + 1):
+                i = k * save_every
+                out.saved[gi, k, 0] = s_path[i]
+                out.saved[gi, k, 1] = m_path[i]
+                out.saved[gi, k, 2] = f_path[i // mk.funding_every]
+                out.saved[gi, k, 3] = eq_path[k]
+
+
+@njit(cache=True)
+def _market_coefficients(mk):
+    """Loadings of the correlated shocks (see the comment in ``_market_path``)."""
     c10 = mk.chol[1, 0]
     c11 = mk.chol[1, 1]
-    c20 = mk.chol[2, 0]
-    # The basis draws one normal u per step for its part orthogonal to the price,
-    # c21 e2 + c22 e3 = r u. The funding innovation needs sum_j w_j e2_j; given the u_j it
-    # is (c21 / r) sum_j w_j u_j plus an independent rest, which joins the one fresh
-    # normal funding draws per interval. Two normals per step, exact for any matrix.
     r_b = math.sqrt(mk.chol[2, 1] ** 2 + mk.chol[2, 2] ** 2)
     c2u = mk.chol[2, 1] / r_b if r_b > 0.0 else 0.0  # loading of e2 on u
     w_sq = 0.0
@@ -122,136 +145,143 @@ def _simulate_block(global_first, local_first, n_paths, gp, gf, gb, gj, mk, acc,
         w_sq += w * w
     f_u = c11 * c2u  # loading of the funding innovation on sum_j w_j u_j
     f_rest_sd = math.sqrt(max(0.0, mk.f_sd * mk.f_sd - (c10 * c10 + f_u * f_u) * w_sq))
-    n_saved_paths = out.saved.shape[0]
+    return c10, mk.chol[2, 0], r_b, f_u, f_rest_sd
 
-    fund_h = np.empty(V)  # cumulative funding of the never-liquidated account
-    fund_usd = np.empty(V)
-    fund_liq = np.empty(V)  # funding actually received (frozen at liquidation)
-    fee_open = np.empty(V)
-    q_over_e = np.empty(V)  # Q/E (inverse) or q E (linear): position value at entry
-    req = np.empty(V)
-    min_ml = np.empty(V)
-    peak = np.empty(V)
-    mdd = np.empty(V)
-    equity = np.empty(V)
-    liq = np.empty(V, dtype=np.bool_)
-    liq_t = np.empty(V)
 
-    log_s0 = math.log(mk.spot)
-    entry = mk.spot * (1.0 + mk.b0)
-    for v in range(V):
-        fee_open[v] = fee(acc.kind[v], acc.size[v], entry, acc.fee_rate[v])
-        q_over_e[v] = position_value(acc.kind[v], acc.size[v], entry)
+@njit(cache=True, inline="always")
+def _market_path(gp, gf, gb, gj, mk, coef, s_path, m_path, f_path):
+    """Index S, mark M = S (1 + b) at every step; funding f at every funding time
+    (f_path[k] = rate at t_k, the rate paid there before clamping).
 
-    for j in range(n_paths):
-        gi = global_first + j
-        li = local_first + j
-        log_s = log_s0
-        s = mk.spot
-        f = mk.f0
-        bs = mk.b0
-        mark = entry
-        acc1 = 0.0  # weighted price shocks of the current funding interval
-        acc2 = 0.0  # weighted basis-only shocks u of the current funding interval
-        k = 0  # step within the funding interval
-        next_jump = gj.standard_exponential() / mk.jump_rate_dt if jumps_on else np.inf
-        save = gi < n_saved_paths
-        for v in range(V):
-            fund_h[v] = 0.0
-            fund_usd[v] = 0.0
-            fund_liq[v] = 0.0
-            req[v] = -np.inf
-            min_ml[v] = np.inf
-            liq[v] = False
-            liq_t[v] = np.nan
-            equity[v] = acc.collateral[v] - fee_open[v]
-            peak[v] = _portfolio_value(acc.kind[v], acc.stack[v], equity[v], s)
-            mdd[v] = 0.0
-        if save:
-            _save_point(out.saved, gi, 0, s, mark, f, equity[0])
-
-        for i in range(1, steps + 1):
-            # -- market: index, basis every step; funding at the end of its interval
-            e1 = gp.standard_normal()
-            dlog = mk.log_drift_dt + mk.vol_sqrt_dt * e1
-            while next_jump <= i:  # exact Poisson count of jumps in (i-1, i]
-                dlog += mk.jump_mean + mk.jump_std * gj.standard_normal()
-                next_jump += gj.standard_exponential() / mk.jump_rate_dt
-            log_s += dlog
-            s = math.exp(log_s)
-            u = gb.standard_normal() if basis_on else 0.0
-            bs = ou_step(bs, mk.b_mean, mk.b_a, mk.b_sd, c20 * e1 + r_b * u)
-            mark = s * (1.0 + bs)
-            funding_time = False
+    The basis draws one normal u per step for its part orthogonal to the price,
+    c21 e2 + c22 e3 = r u. The funding innovation over an interval needs sum_j w_j e2_j;
+    given the u_j it is (c21 / r) sum_j w_j u_j plus an independent rest, which joins the
+    one fresh normal funding draws per interval. Two normals per step, exact for any
+    correlation matrix.
+    """
+    c10, c20, r_b, f_u, f_rest_sd = coef
+    steps = mk.steps
+    k_f = mk.funding_every
+    jumps_on = mk.jump_rate_dt > 0.0
+    funding_on = mk.f_sd > 0.0
+    basis_on = mk.b_sd > 0.0
+    log_s = math.log(mk.spot)
+    bs = mk.b0
+    f = mk.f0
+    s_path[0] = mk.spot
+    m_path[0] = mk.spot * (1.0 + bs)
+    f_path[0] = f
+    acc1 = 0.0  # weighted price shocks of the current funding interval
+    acc2 = 0.0  # weighted basis-only shocks u of the current funding interval
+    k = 0  # step within the funding interval
+    n_f = 0
+    next_jump = gj.standard_exponential() / mk.jump_rate_dt if jumps_on else np.inf
+    for i in range(1, steps + 1):
+        e1 = gp.standard_normal()
+        dlog = mk.log_drift_dt + mk.vol_sqrt_dt * e1
+        while next_jump <= i:  # exact Poisson count of jumps in (i-1, i]
+            dlog += mk.jump_mean + mk.jump_std * gj.standard_normal()
+            next_jump += gj.standard_exponential() / mk.jump_rate_dt
+        log_s += dlog
+        s = math.exp(log_s)
+        u = gb.standard_normal() if basis_on else 0.0
+        bs = ou_step(bs, mk.b_mean, mk.b_a, mk.b_sd, c20 * e1 + r_b * u)
+        s_path[i] = s
+        m_path[i] = s * (1.0 + bs)
+        if funding_on:
+            acc1 += mk.f_w[k] * e1
+            acc2 += mk.f_w[k] * u
+        k += 1
+        if k == k_f:
+            k = 0
+            n_f += 1
+            z = 0.0
             if funding_on:
-                acc1 += mk.f_w[k] * e1
-                acc2 += mk.f_w[k] * u
-            k += 1
-            if k == k_f:
-                funding_time = True
-                k = 0
-                if funding_on:
-                    z = c10 * acc1 + f_u * acc2 + f_rest_sd * gf.standard_normal()
-                    f = mk.f_mean + (f - mk.f_mean) * mk.f_a + z
-                    acc1 = 0.0
-                    acc2 = 0.0
-                else:
-                    f = mk.f_mean + (f - mk.f_mean) * mk.f_a
+                z = c10 * acc1 + f_u * acc2 + f_rest_sd * gf.standard_normal()
+                acc1 = 0.0
+                acc2 = 0.0
+            f = mk.f_mean + (f - mk.f_mean) * mk.f_a + z
+            f_path[n_f] = f
 
-            # -- hedge accounts on this mark
-            inv_mark = 1.0 / mark
-            for v in range(V):
-                kind = acc.kind[v]
-                size = acc.size[v]
-                pv = size * inv_mark if kind == INVERSE else size * mark  # position value
-                mm = maintenance_margin(pv, acc.tier_limits, acc.tier_rates, acc.tier_deductions,
-                                        acc.tier_start[v], acc.tier_end[v])
-                # uPnL + funding - open fee: short inverse Q/M - Q/E, short linear qE - qM
-                pnl = (pv - q_over_e[v] if kind == INVERSE else q_over_e[v] - pv) + fund_h[v] - fee_open[v]
-                if mm - pnl > req[v]:
-                    req[v] = mm - pnl
-                pay = 0.0
+
+@njit(cache=True, inline="always")
+def _account_path(v, acc, mk, s_path, m_path, f_path, li, out, save, save_every, eq_path):
+    """One hedge account along one market path; writes its per-path results."""
+    steps = mk.steps
+    k_f = mk.funding_every
+    kind = acc.kind[v]
+    size = acc.size[v]
+    stack = acc.stack[v]
+    collateral = acc.collateral[v]
+    cap = acc.funding_cap[v]
+    t0 = acc.tier_start[v]
+    t1 = acc.tier_end[v]
+    inverse = kind == INVERSE
+    entry = m_path[0]
+    fee_open = fee(kind, size, entry, acc.fee_rate[v])
+    pv_entry = position_value(kind, size, entry)
+    fund_h = 0.0  # cumulative funding of the never-liquidated account (for R)
+    fund_usd = 0.0
+    fund_liq = 0.0  # funding actually received (frozen at liquidation)
+    req = -np.inf
+    min_ml = np.inf
+    liq = False
+    liq_t = np.nan
+    equity = collateral - fee_open
+    peak = _portfolio_value(kind, stack, equity, s_path[0])
+    mdd = 0.0
+    if save:
+        eq_path[0] = equity
+    k = 0
+    n_f = 0
+    for i in range(1, steps + 1):
+        s = s_path[i]
+        mark = m_path[i]
+        pv = size / mark if inverse else size * mark  # position value, margin currency
+        mm = maintenance_margin(pv, acc.tier_limits, acc.tier_rates, acc.tier_deductions, t0, t1)
+        # uPnL + funding - open fee: short inverse Q/M - Q/E, short linear qE - qM
+        pnl = (pv - pv_entry if inverse else pv_entry - pv) + fund_h - fee_open
+        req = max(req, mm - pnl)
+        pay = 0.0
+        k += 1
+        funding_time = k == k_f
+        if funding_time:
+            k = 0
+            n_f += 1
+            pay = pv * min(max(f_path[n_f], -cap), cap)
+            fund_h += pay
+        if not liq:
+            eq = collateral + pnl
+            if mm > 0.0 and eq < min_ml * mm:
+                min_ml = eq / mm
+            if size > 0.0 and eq <= mm:
+                liq = True
+                liq_t = i * mk.dt_days
+                fund_liq = fund_h - pay
+                equity = 0.0
+            else:
+                equity = eq + pay
                 if funding_time:
-                    pay = pv * min(max(f, -acc.funding_cap[v]), acc.funding_cap[v])
-                    fund_h[v] += pay
-                if not liq[v]:
-                    eq = acc.collateral[v] + pnl
-                    if mm > 0.0 and eq < min_ml[v] * mm:
-                        min_ml[v] = eq / mm
-                    if size > 0.0 and eq <= mm:
-                        liq[v] = True
-                        liq_t[v] = i * mk.dt_days
-                        fund_liq[v] = fund_h[v] - pay
-                        equity[v] = 0.0
-                    else:
-                        equity[v] = eq + pay
-                        if funding_time:
-                            fund_usd[v] += pay * s if kind == INVERSE else pay
-                value = _portfolio_value(kind, acc.stack[v], equity[v], s)
-                if value > peak[v]:
-                    peak[v] = value
-                elif peak[v] - value > mdd[v]:
-                    mdd[v] = peak[v] - value
-            if save and i % save_every == 0:
-                _save_point(out.saved, gi, i // save_every, s, mark, f, equity[0])
-
-        out.index_T[li] = s
-        out.mark_T[li] = mark
-        for v in range(V):
-            close_fee = 0.0
-            if not liq[v]:
-                fund_liq[v] = fund_h[v]
-                close_fee = fee(acc.kind[v], acc.size[v], mark, acc.fee_rate[v])
-            eq_T = equity[v] - close_fee if not liq[v] else 0.0
-            out.liquidated[li, v] = liq[v]
-            out.liquidation_time[li, v] = liq_t[v]
-            out.hedged_value[li, v] = _portfolio_value(acc.kind[v], acc.stack[v], eq_T, s)
-            out.funding[li, v] = fund_liq[v]
-            out.funding_usd[li, v] = fund_usd[v]
-            out.fees[li, v] = fee_open[v] + close_fee
-            out.min_margin_level[li, v] = min_ml[v] if min_ml[v] < np.inf else np.nan
-            out.required_collateral[li, v] = req[v] if acc.size[v] > 0.0 else np.nan
-            out.max_drawdown[li, v] = mdd[v]
+                    fund_usd += pay * s if inverse else pay
+        value = (stack + equity) * s if inverse else stack * s + equity
+        peak = max(peak, value)
+        mdd = max(mdd, peak - value)
+        if save and i % save_every == 0:
+            eq_path[i // save_every] = equity
+    close_fee = 0.0
+    if not liq:
+        fund_liq = fund_h
+        close_fee = fee(kind, size, m_path[steps], acc.fee_rate[v])
+    eq_T = equity - close_fee if not liq else 0.0
+    out.liquidated[li, v] = liq
+    out.liquidation_time[li, v] = liq_t
+    out.hedged_value[li, v] = _portfolio_value(kind, stack, eq_T, s_path[steps])
+    out.funding[li, v] = fund_liq
+    out.funding_usd[li, v] = fund_usd
+    out.fees[li, v] = fee_open + close_fee
+    out.min_margin_level[li, v] = min_ml if min_ml < np.inf else np.nan
+    out.required_collateral[li, v] = req if size > 0.0 else np.nan
+    out.max_drawdown[li, v] = mdd
 
 
 @njit(cache=True, inline="always")
@@ -260,11 +290,3 @@ def _portfolio_value(kind, stack, equity, index):
     if kind == INVERSE:
         return (stack + equity) * index
     return stack * index + equity
-
-
-@njit(cache=True, inline="always")
-def _save_point(saved, path, k, s, mark, f, equity):
-    saved[path, k, 0] = s
-    saved[path, k, 1] = mark
-    saved[path, k, 2] = f
-    saved[path, k, 3] = equity
