@@ -138,8 +138,12 @@ SCHEMA: dict[str, dict[str, Field]] = {
                            "size of one contract; default 1 USD (inverse) or 0.001 BTC (linear)", 0.0, 1e6, lo_open=True),
     },
     "exchange": {
+        "preset": F("str", "", "", 'exchange preset from configs/exchanges/ (e.g. "bybit-btcusd"), or a path '
+                    "to a preset file; keys given in the config override the preset's"),
         "name": F("str", "generic", "", "label for reports"),
-        "maintenance_margin": F("float", 0.005, "fraction", "flat maintenance margin rate (mmr)", 0.0, 0.5, hi_open=True),
+        "maintenance_margin": F("float", None, "fraction",
+                                "flat maintenance margin rate (mmr); default 0.005 unless tiers are given",
+                                0.0, 0.5, hi_open=True),
         "tiers": F("tiers", None, "", "risk-limit tiers: [{limit, rate, deduction}] by position value in the margin currency"),
         "taker_fee": F("float", 0.0005, "fraction", "taker fee rate on traded notional (open and close)", 0.0, 0.01),
     },
@@ -447,6 +451,55 @@ def _check_tiers(name: str, value: Any) -> list[dict[str, float]]:
     return out
 
 
+PRESET_DIR = Path(__file__).resolve().parent.parent / "configs" / "exchanges"
+
+
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in PRESET_DIR.glob("*.toml"))
+
+
+def load_preset(name: str) -> dict[str, dict[str, Any]]:
+    """The tables of an exchange preset: a name in configs/exchanges/ or a path."""
+    p = Path(name)
+    if p.suffix != ".toml":
+        p = PRESET_DIR / f"{name}.toml"
+    if not p.is_file():
+        raise ConfigError(f"exchange.preset = {_show(name)}: unknown preset; available: " + ", ".join(preset_names()))
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"exchange.preset = {_show(name)}: preset file {p} cannot be read ({exc})") from None
+    for section, body in data.items():
+        if section not in SCHEMA or not isinstance(body, dict):
+            raise ConfigError(f"exchange.preset = {_show(name)}: preset file {p} has an unknown table [{section}]")
+        for key in body:
+            if key not in SCHEMA[section] or key == "preset":
+                raise ConfigError(f"exchange.preset = {_show(name)}: preset file {p}: " + _unknown_key_message(section, key))
+    return data
+
+
+def _merge_preset(raw: dict[str, Any], explicit: set[str]) -> dict[str, Any]:
+    """Fill the keys the user did not give from the preset; a user's flat rate replaces the
+    preset's tiers and a user's tiers replace the preset's flat rate."""
+    name = raw.get("exchange", {}).get("preset") if isinstance(raw.get("exchange"), dict) else None
+    if not name:
+        return raw
+    if not isinstance(name, str):
+        raise ConfigError(f"exchange.preset = {_show(name)}: expected a preset name such as \"bybit-btcusd\"")
+    preset = load_preset(name)
+    raw = copy.deepcopy(dict(raw))
+    user_rate = "exchange.maintenance_margin" in explicit
+    user_tiers = "exchange.tiers" in explicit
+    for section, body in preset.items():
+        for key, value in body.items():
+            if f"{section}.{key}" in explicit:
+                continue
+            if section == "exchange" and ((key == "tiers" and user_rate) or (key == "maintenance_margin" and user_tiers)):
+                continue
+            raw.setdefault(section, {})[key] = value
+    return raw
+
+
 def _validate(raw: Mapping[str, Any], source: str, explicit: set[str], given: Mapping[str, Any]) -> Config:
     values: dict[str, dict[str, Any]] = {}
     for section, body in raw.items():
@@ -457,6 +510,7 @@ def _validate(raw: Mapping[str, Any], source: str, explicit: set[str], given: Ma
         for key in body:
             if key not in SCHEMA[section]:
                 raise ConfigError(_unknown_key_message(section, key))
+    raw = _merge_preset(dict(raw), explicit)
     for section, fields in SCHEMA.items():
         body = raw.get(section, {})
         values[section] = {}
@@ -517,15 +571,18 @@ def _check_cross(cfg: Config) -> None:
                               f"smaller than one contract (position.contract_size = {cfg.contract_size:g} {unit})")
     _check_price_range(cfg)
     ex = cfg.exchange
-    if 0.0 < ex.maintenance_margin < MIN_RATE:
+    if ex.maintenance_margin is not None and 0.0 < ex.maintenance_margin < MIN_RATE:
         raise ConfigError(f"exchange.maintenance_margin = {_show(ex.maintenance_margin)}: use 0 or a rate of at "
                           f"least {MIN_RATE:g}")
-    if ex.tiers is not None and "exchange.maintenance_margin" in cfg.explicit:
+    if ex.tiers is not None and ex.maintenance_margin is not None:
         raise ConfigError("exchange.maintenance_margin and exchange.tiers are both set; give one "
                           "(a flat rate, or a tier table)")
+    if ex.tiers is None and ex.maintenance_margin is None:
+        cfg._values["exchange"]["maintenance_margin"] = DEFAULT_MMR
 
 
 MIN_RATE = 1e-6  # smallest non-zero maintenance margin rate
+DEFAULT_MMR = 0.005  # flat maintenance margin when neither a rate nor tiers are given
 MAX_LOG_RANGE = 200.0  # |E log(S_T/S_0)| + 8 sd(log(S_T/S_0)) must stay below this
 
 
