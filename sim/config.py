@@ -154,6 +154,11 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "seed": F("int", 1, "", "random seed (same config + seed = bitwise-identical result)", 0, 2**63 - 1),
         "save_paths": F("int", 0, "paths", "number of sample trajectories to store (first K paths)", 0, 10_000),
         "save_every": F("duration", None, "duration", "time grid of stored trajectories; default horizon/240 rounded to steps", 1.0, 10 * 365 * 86400.0),
+        "report_at": F("durations", None, "durations",
+                       'times at which PnL, VaR and ES are also reported, e.g. ["1d", "7d", "30d"] '
+                       "(the horizon is always included)", 1.0, 10 * 365 * 86400.0),
+        "value_threshold": F("float", None, "USD",
+                             "report P(hedged value at the horizon < this threshold)", 0.0, 1e15),
     },
     "output": {
         "path": F("str", "", "", 'result file (".zarr" or ".nc"); empty: results/<config name>.zarr on the CLI'),
@@ -200,8 +205,10 @@ class Config:
     """A validated scenario. Values are as written in TOML (durations as strings);
     derived quantities in SI-like units (years, steps) are properties."""
 
-    def __init__(self, values: dict[str, dict[str, Any]], source: str = "<dict>", explicit: frozenset = frozenset()):
+    def __init__(self, values: dict[str, Any], source: str = "<dict>", explicit: frozenset = frozenset()):
         self._values = values
+        self.sweep: dict[str, list] = values.get("sweep", {})  # "section.key" -> values
+        self.stress: list[dict] = values.get("stress", [])  # [[stress]] scenarios
         self.source = source
         self.explicit = explicit  # "section.key" names given by the user (not defaults)
         for name in SCHEMA:
@@ -215,6 +222,14 @@ class Config:
     @property
     def dt_years(self) -> float:
         return self.dt_seconds / YEAR_SECONDS
+
+    @property
+    def report_steps(self) -> list[int]:
+        """Steps of the report times (sorted, unique), always ending with the horizon."""
+        out = {self.steps}
+        for item in self.simulation.report_at or []:
+            out.add(int(round(parse_duration(item) / self.dt_seconds)))
+        return sorted(out)
 
     @property
     def steps(self) -> int:
@@ -379,6 +394,15 @@ def _check_field(section: str, key: str, field: Field, value: Any) -> Any:
         return value.strip()
     if kind == "tiers":
         return _check_tiers(name, value)
+    if kind == "durations":
+        if not isinstance(value, list) or not value:
+            raise ConfigError(f'{name} = {_show(value)}: expected a list of durations such as ["1d", "7d", "30d"]')
+        out = []
+        for i, item in enumerate(value):
+            seconds = parse_duration(item, f"{name}[{i}]")
+            _check_range(f"{name}[{i}]", item, seconds, field)
+            out.append(item.strip())
+        return out
     if kind == "int":
         if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, float) and value.is_integer())):
             raise ConfigError(f"{name} = {_show(value)}: expected a whole number in {field.range_text()}")
@@ -403,9 +427,9 @@ def _check_range(name: str, shown: Any, x: float, field: Field) -> None:
         or (field.hi is not None and (x > field.hi or (field.hi_open and x == field.hi)))
     )
     if bad:
-        unit = f" {field.unit}" if field.unit and field.kind != "duration" else ""
+        unit = f" {field.unit}" if field.unit and field.kind not in ("duration", "durations") else ""
         rng = field.range_text()
-        if field.kind == "duration":
+        if field.kind in ("duration", "durations"):
             rng = f"[{format_duration(field.lo)}, {format_duration(field.hi)}]"
         raise ConfigError(f"{name} = {_show(shown)}: out of range; allowed {rng}{unit}")
 
@@ -500,8 +524,110 @@ def _merge_preset(raw: dict[str, Any], explicit: set[str]) -> dict[str, Any]:
     return raw
 
 
+SWEEPABLE_SECTIONS = ("position", "exchange")
+SWEEPABLE_KEYS = ("funding.cap",)
+
+
+def sweep_dim_name(dotted: str) -> str:
+    """Dataset dimension of a swept key: its last part (exchange.preset -> exchange)."""
+    return "exchange" if dotted == "exchange.preset" else dotted.split(".")[1]
+
+
+def _check_sweep(value: Any) -> dict[str, list]:
+    if not isinstance(value, dict):
+        raise ConfigError('[sweep]: expected a table of "section.key" = [values]')
+    out: dict[str, list] = {}
+    dims = set()
+    for dotted, values in value.items():
+        section, key = _split_dotted(dotted, option=f"sweep.{dotted}")
+        if section not in SWEEPABLE_SECTIONS and dotted not in SWEEPABLE_KEYS:
+            raise ConfigError(f'sweep."{dotted}": changes the simulated market; only position.*, exchange.* and '
+                              "funding.cap can be swept on common random numbers (run separate configs instead)")
+        if key in ("tiers", "name"):
+            raise ConfigError(f'sweep."{dotted}": cannot be swept; sweep exchange.preset instead')
+        if not isinstance(values, list) or not values:
+            raise ConfigError(f'sweep."{dotted}" = {_show(values)}: expected a non-empty list of values')
+        if len({json.dumps(v) for v in values}) != len(values):
+            raise ConfigError(f'sweep."{dotted}": values repeat')
+        dim = sweep_dim_name(dotted)
+        if dim in dims:
+            raise ConfigError(f'sweep."{dotted}": two swept keys would share the dimension "{dim}"')
+        dims.add(dim)
+        out[dotted] = list(values)
+    return out
+
+
+STRESS_TYPES = {
+    "jump": {"size": (-0.99, 10.0), "at": None},
+    "vol": {"multiplier": (0.0, 20.0), "start": None, "end": None},
+    "funding": {"value": (-0.1, 0.1), "start": None, "end": None},
+    "basis": {"size": (-0.5, 0.5), "at": None},
+    "replay": {"file": None},
+}
+STRESS_REQUIRED = {"jump": ("size", "at"), "vol": ("multiplier",), "funding": ("value",),
+                   "basis": ("size", "at"), "replay": ("file",)}
+
+
+def _check_stress(value: Any, source: str) -> list[dict]:
+    if not isinstance(value, list):
+        raise ConfigError("[[stress]]: expected an array of tables, each with a type")
+    out = []
+    for n, item in enumerate(value):
+        where = f"stress[{n}]"
+        if not isinstance(item, dict):
+            raise ConfigError(f"{where}: expected a table")
+        kind = item.get("type")
+        if kind not in STRESS_TYPES:
+            raise ConfigError(f"{where}.type = {_show(kind)}: unknown; allowed: " + ", ".join(STRESS_TYPES))
+        allowed = set(STRESS_TYPES[kind]) | {"type", "name"}
+        for key in item:
+            if key not in allowed:
+                raise ConfigError(f"{where}.{key}: unknown key for type {_show(kind)}; keys are " + ", ".join(sorted(allowed)))
+        for key in STRESS_REQUIRED[kind]:
+            if key not in item:
+                raise ConfigError(f"{where}.{key}: missing (needed by type {_show(kind)})")
+        entry = {"type": kind, "name": str(item.get("name", f"{kind} #{n + 1}"))}
+        for key, bounds in STRESS_TYPES[kind].items():
+            if key not in item:
+                continue
+            v = item[key]
+            if key in ("at", "start", "end"):
+                parse_duration(v, f"{where}.{key}")
+            elif key == "file":
+                if not isinstance(v, str) or not v:
+                    raise ConfigError(f"{where}.file = {_show(v)}: expected a CSV path")
+                p = Path(v)
+                if not p.is_absolute() and source not in ("<dict>", "<defaults>"):
+                    p = Path(source).parent / p
+                v = str(p)
+            else:
+                lo, hi = bounds
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or not (lo < v <= hi):
+                    raise ConfigError(f"{where}.{key} = {_show(v)}: out of range; allowed ({lo:g}, {hi:g}]")
+                v = float(v)
+            entry[key] = v
+        out.append(entry)
+    return out
+
+
+def _check_stress_times(cfg: Config) -> None:
+    horizon = cfg.steps * cfg.dt_seconds
+    for n, st in enumerate(cfg.stress):
+        for key in ("at", "start", "end"):
+            if key in st:
+                t = parse_duration(st[key])
+                if t > horizon + 1e-9 or (key == "at" and t < cfg.dt_seconds - 1e-9):
+                    raise ConfigError(f"stress[{n}].{key} = {_show(st[key])}: outside the simulated time "
+                                      f"(one step to simulation.horizon = {_show(cfg.simulation.horizon)})")
+        if "start" in st and "end" in st and parse_duration(st["end"]) <= parse_duration(st["start"]):
+            raise ConfigError(f"stress[{n}].end = {_show(st['end'])}: must be after start = {_show(st['start'])}")
+
+
 def _validate(raw: Mapping[str, Any], source: str, explicit: set[str], given: Mapping[str, Any]) -> Config:
-    values: dict[str, dict[str, Any]] = {}
+    values: dict[str, Any] = {}
+    raw = dict(raw)
+    sweep = _check_sweep(raw.pop("sweep")) if "sweep" in raw else {}
+    stress = _check_stress(raw.pop("stress"), source) if "stress" in raw else []
     for section, body in raw.items():
         if section not in SCHEMA:
             raise ConfigError(f"[{section}]: unknown section; sections are " + ", ".join(SCHEMA))
@@ -517,8 +643,13 @@ def _validate(raw: Mapping[str, Any], source: str, explicit: set[str], given: Ma
         for key, field in fields.items():
             value = body.get(key, copy.deepcopy(field.default))
             values[section][key] = _check_field(section, key, field, value)
+    if sweep:
+        values["sweep"] = sweep
+    if stress:
+        values["stress"] = stress
     cfg = Config(values, source, frozenset(explicit))
     _check_cross(cfg)
+    _check_stress_times(cfg)
     return cfg
 
 
@@ -546,6 +677,12 @@ def _check_cross(cfg: Config) -> None:
         if s < 1 - 1e-9 or abs(s - round(s)) > 1e-9 * s:
             raise ConfigError(f"simulation.save_every = {_show(sim.save_every)}: not a whole number of steps of "
                               f"simulation.dt = {_show(sim.dt)}")
+    for i, item in enumerate(sim.report_at or []):
+        t = parse_duration(item)
+        k = t / dt
+        if t > horizon * (1 + 1e-9) or abs(k - round(k)) > 1e-9 * k:
+            raise ConfigError(f"simulation.report_at[{i}] = {_show(item)}: must be a whole number of steps of "
+                              f"simulation.dt = {_show(sim.dt)}, within simulation.horizon = {_show(sim.horizon)}")
     if sim.save_paths > sim.paths:
         raise ConfigError(f"simulation.save_paths = {sim.save_paths}: more than simulation.paths = {sim.paths}")
 

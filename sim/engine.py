@@ -6,6 +6,7 @@ number of random blocks (``rng.BLOCK``), so results do not depend on them (SPEC 
 
 from __future__ import annotations
 
+import itertools
 import math
 import sys
 import time
@@ -17,9 +18,10 @@ import numpy as np
 
 from . import rng
 from .account import INVERSE, LINEAR, liquidation_price, margin_excess, tier_arrays, fee
-from .config import Config, ConfigError, hedge_target, parse_duration
-from .kernel import AccountArgs, MarketArgs, PathOutputs, simulate_chunk
+from .config import Config, ConfigError, format_duration, from_dict, hedge_target, sweep_dim_name
+from .kernel import AccountArgs, MarketArgs, PathOutputs, replay_accounts, simulate_chunk
 from .models import MarketParams
+from .stress import MarketArrays, baseline_arrays, replay_paths, stressed_arrays
 
 DEFAULT_CHUNK_BLOCKS = 64  # 65,536 paths per progress step
 
@@ -99,27 +101,29 @@ def account_args(hedges: list[Hedge]) -> AccountArgs:
     )
 
 
-def market_args(mp: MarketParams) -> MarketArgs:
+def market_args(mp: MarketParams, arrays: MarketArrays, report_steps: list[int]) -> MarketArgs:
     return MarketArgs(
-        spot=mp.spot, log_drift_dt=mp.log_drift_dt, vol_sqrt_dt=mp.vol_sqrt_dt,
+        spot=mp.spot, log_drift=arrays.log_drift, vol=arrays.vol,
         jump_rate_dt=mp.jump_rate_dt, jump_mean=mp.jump_mean, jump_std=mp.jump_std,
         f0=mp.f0, f_mean=mp.f_mean, f_a=mp.f_a, f_w=np.ascontiguousarray(mp.f_w, dtype=np.float64), f_sd=mp.f_sd,
         b0=mp.b0, b_mean=mp.b_mean, b_a=mp.b_a, b_sd=mp.b_sd,
-        chol=np.ascontiguousarray(mp.chol, dtype=np.float64), steps=int(mp.steps),
+        chol=np.ascontiguousarray(mp.chol, dtype=np.float64),
+        basis_add=arrays.basis_add, f_pin=arrays.f_pin,
+        report_steps=np.asarray(report_steps, dtype=np.int64), steps=int(mp.steps),
         funding_every=int(mp.funding_every),
         dt_days=mp.dt_years * 365.0,
     )
 
 
-def allocate_outputs(paths: int, variants: int, save_paths: int, n_save: int) -> PathOutputs:
+def allocate_outputs(paths: int, variants: int, save_paths: int, n_save: int, n_report: int = 1) -> PathOutputs:
     """Per-path outputs in the narrowest type that keeps their meaning (flags bool,
     liquidation times float32: 1e-7 relative, i.e. < 1 s over 30 days)."""
     shape = (paths, variants)
     return PathOutputs(
-        index_T=np.empty(paths), mark_T=np.empty(paths),
+        index_at=np.empty((paths, n_report)), mark_T=np.empty(paths),
         liquidated=np.empty(shape, dtype=np.bool_),
         liquidation_time=np.empty(shape, dtype=np.float32),
-        hedged_value=np.empty(shape), funding=np.empty(shape), funding_usd=np.empty(shape),
+        value_at=np.empty((paths, variants, n_report)), funding=np.empty(shape), funding_usd=np.empty(shape),
         fees=np.empty(shape), min_margin_level=np.empty(shape), required_collateral=np.empty(shape),
         max_drawdown=np.empty(shape),
         saved=np.full((save_paths, n_save, 4), np.nan),
@@ -137,7 +141,9 @@ class RawRun:
     cfg: Config
     paths: int
     seed: int
-    hedges: list[Hedge]
+    hedges: list[Hedge]  # one per variant, in C order of the sweep dims
+    sweep: list[tuple[str, str, list]]  # (dim name, dotted key, values)
+    report_steps: list[int]
     market: MarketParams
     outputs: PathOutputs
     save_every: int
@@ -147,25 +153,68 @@ class RawRun:
     info: dict = field(default_factory=dict)
 
 
+MARKET_SECTIONS = ("market", "funding", "basis", "simulation")
+
+
+def variants(cfg: Config) -> tuple[list[tuple[str, str, list]], list[Config]]:
+    """The sweep dims and one validated config per combination (C order). Every variant
+    must share the base's market: only the hedge differs."""
+    dims = [(sweep_dim_name(k), k, v) for k, v in cfg.sweep.items()]
+    base = cfg.to_dict()
+    base.pop("sweep", None)
+    base_cfg = from_dict(base) if cfg.sweep else cfg
+    if not dims:
+        return [], [cfg]
+    out = []
+    for combo in itertools.product(*[d[2] for d in dims]):
+        over = {k: v for (_, k, _), v in zip(dims, combo)}
+        label = ", ".join(f"{d}={v}" for (d, _, _), v in zip(dims, combo))
+        try:
+            vc = base_cfg.replace(over)
+        except ConfigError as exc:
+            raise ConfigError(f"sweep variant ({label}): {exc}") from None
+        for section in MARKET_SECTIONS:
+            a, b = base_cfg.to_dict()[section], vc.to_dict()[section]
+            for key in a:
+                if a[key] != b[key] and not (section == "funding" and key == "cap"):
+                    raise ConfigError(f"sweep variant ({label}): changes {section}.{key} ({a[key]!r} -> {b[key]!r}); "
+                                      "variants must share the simulated market (e.g. the same funding interval)")
+        out.append(vc)
+    return dims, out
+
+
 def simulate(cfg: Config, paths: int | None = None, seed: int | None = None, *,
              chunk_paths: int | None = None, threads: int | None = None,
-             progress: bool | Callable[[int, int], None] = False) -> RawRun:
-    """Run the kernel over all paths. ``progress=True`` shows a bar on stderr; a callable
-    receives (paths_done, paths_total) after each chunk."""
+             progress: bool | Callable[[int, int], None] = False, stress: dict | None = None) -> RawRun:
+    """Run the kernel over all paths, for every sweep variant on the same market paths.
+    ``stress`` is one ``[[stress]]`` scenario (not replay) applied to the market.
+    ``progress=True`` shows a bar on stderr; a callable receives (paths_done, paths_total)
+    after each chunk."""
     paths = cfg.simulation.paths if paths is None else int(paths)
     seed = cfg.simulation.seed if seed is None else int(seed)
     if paths < 1:
         raise ConfigError(f"paths = {paths}: out of range; allowed [1, 1e9]")
     if seed < 0:
         raise ConfigError(f"seed = {seed}: out of range; allowed [0, 2^63)")
-    hedges = [resolve_hedge(cfg)]
+    dims, vcfgs = variants(cfg)
+    hedges = []
+    for vc in vcfgs:
+        try:
+            hedges.append(resolve_hedge(vc))
+        except ConfigError as exc:
+            if not dims:
+                raise
+            label = ", ".join(f"{d}={vc.to_dict()[k.split('.')[0]][k.split('.')[1]]}" for d, k, _ in dims)
+            raise ConfigError(f"sweep variant ({label}): {exc}") from None
     mp = MarketParams.from_config(cfg)
-    mk = market_args(mp)
+    arrays = baseline_arrays(mp) if stress is None else stressed_arrays(cfg, mp, stress)
+    report_steps = cfg.report_steps
+    mk = market_args(mp, arrays, report_steps)
     acc = account_args(hedges)
     save_k = min(cfg.simulation.save_paths, paths)
     save_every = cfg.save_every
     n_save = cfg.steps // save_every + 1
-    out = allocate_outputs(paths, len(hedges), save_k, n_save)
+    out = allocate_outputs(paths, len(hedges), save_k, n_save, len(report_steps))
 
     chunk_blocks = DEFAULT_CHUNK_BLOCKS if chunk_paths is None else max(1, -(-int(chunk_paths) // rng.BLOCK))
     chunk = chunk_blocks * rng.BLOCK
@@ -196,5 +245,27 @@ def simulate(cfg: Config, paths: int | None = None, seed: int | None = None, *,
         if bar is not None:
             bar.close()
     wall = time.perf_counter() - t0
-    return RawRun(cfg=cfg, paths=paths, seed=seed, hedges=hedges, market=mp, outputs=out,
-                  save_every=save_every, wall_time=wall, threads=n_threads, chunk_paths=chunk)
+    return RawRun(cfg=cfg, paths=paths, seed=seed, hedges=hedges, sweep=dims, report_steps=report_steps,
+                  market=mp, outputs=out, save_every=save_every, wall_time=wall, threads=n_threads,
+                  chunk_paths=chunk, info={"stress": stress} if stress else {})
+
+
+def replay(cfg: Config, path: str) -> RawRun:
+    """Run the config's hedge(s) along a price path read from a CSV (one 'path')."""
+    dims, vcfgs = variants(cfg)
+    s_path, m_path, f_path, steps = replay_paths(cfg, MarketParams.from_config(cfg), path)
+    # the hedge is sized and entered on the file's first price
+    cfg = cfg.replace({"market.spot": float(s_path[0]), "basis.initial": 0.0,
+                       "simulation.horizon": format_duration(steps * cfg.dt_seconds)})
+    vcfgs = [vc.replace({"market.spot": float(s_path[0]), "basis.initial": 0.0,
+                         "simulation.horizon": cfg.simulation.horizon}) for vc in vcfgs]
+    hedges = [resolve_hedge(vc) for vc in vcfgs]
+    mp = MarketParams.from_config(cfg)
+    report_steps = cfg.report_steps
+    mk = market_args(mp, baseline_arrays(mp), report_steps)
+    out = allocate_outputs(1, len(hedges), 0, 1, len(report_steps))
+    t0 = time.perf_counter()
+    replay_accounts(s_path, m_path, f_path, mk, account_args(hedges), out)
+    return RawRun(cfg=cfg, paths=1, seed=0, hedges=hedges, sweep=dims, report_steps=report_steps, market=mp,
+                  outputs=out, save_every=1, wall_time=time.perf_counter() - t0, threads=1, chunk_paths=1,
+                  info={"replay": str(path)})

@@ -34,8 +34,8 @@ from .rng import BLOCK
 
 class MarketArgs(NamedTuple):
     spot: float
-    log_drift_dt: float
-    vol_sqrt_dt: float
+    log_drift: np.ndarray  # (steps + 1,) deterministic log increment of step i (drift; index shocks)
+    vol: np.ndarray  # (steps + 1,) sigma sqrt(dt) of step i (times any volatility multiplier)
     jump_rate_dt: float
     jump_mean: float
     jump_std: float
@@ -49,6 +49,9 @@ class MarketArgs(NamedTuple):
     b_a: float
     b_sd: float
     chol: np.ndarray  # (3, 3)
+    basis_add: np.ndarray  # (steps + 1,) shock added to the basis after step i's OU step
+    f_pin: np.ndarray  # (n_funding + 1,) funding pinned at funding time k (NaN: model rate)
+    report_steps: np.ndarray  # (R,) int64 steps at which values are reported; the last is `steps`
     steps: int
     funding_every: int  # steps per funding interval
     dt_days: float
@@ -73,11 +76,11 @@ class AccountArgs(NamedTuple):
 class PathOutputs(NamedTuple):
     """Per-path results for one chunk of paths; variant axis last."""
 
-    index_T: np.ndarray  # (n,) float64
+    index_at: np.ndarray  # (n, R) float64, index at the report steps (last: T)
     mark_T: np.ndarray  # (n,) float64
     liquidated: np.ndarray  # (n, V) bool
     liquidation_time: np.ndarray  # (n, V) float32, days, NaN if never
-    hedged_value: np.ndarray  # (n, V) float64, USD at T
+    value_at: np.ndarray  # (n, V, R) USD, stack + hedge account closed at the report steps
     funding: np.ndarray  # (n, V) margin currency, + received
     funding_usd: np.ndarray  # (n, V) USD valued at the index when received
     fees: np.ndarray  # (n, V) margin currency
@@ -119,7 +122,8 @@ def _simulate_block(global_first, local_first, n_paths, gp, gf, gb, gj, mk, acc,
         gi = global_first + j
         li = local_first + j
         _market_path(gp, gf, gb, gj, mk, coef, s_path, m_path, f_path)
-        out.index_T[li] = s_path[steps]
+        for r in range(mk.report_steps.shape[0]):
+            out.index_at[li, r] = s_path[mk.report_steps[r]]
         out.mark_T[li] = m_path[steps]
         save = gi < n_saved_paths
         for v in range(V):
@@ -178,14 +182,14 @@ def _market_path(gp, gf, gb, gj, mk, coef, s_path, m_path, f_path):
     next_jump = gj.standard_exponential() / mk.jump_rate_dt if jumps_on else np.inf
     for i in range(1, steps + 1):
         e1 = gp.standard_normal()
-        dlog = mk.log_drift_dt + mk.vol_sqrt_dt * e1
+        dlog = mk.log_drift[i] + mk.vol[i] * e1
         while next_jump <= i:  # exact Poisson count of jumps in (i-1, i]
             dlog += mk.jump_mean + mk.jump_std * gj.standard_normal()
             next_jump += gj.standard_exponential() / mk.jump_rate_dt
         log_s += dlog
         s = math.exp(log_s)
         u = gb.standard_normal() if basis_on else 0.0
-        bs = ou_step(bs, mk.b_mean, mk.b_a, mk.b_sd, c20 * e1 + r_b * u)
+        bs = ou_step(bs, mk.b_mean, mk.b_a, mk.b_sd, c20 * e1 + r_b * u) + mk.basis_add[i]
         s_path[i] = s
         m_path[i] = s * (1.0 + bs)
         if funding_on:
@@ -201,6 +205,8 @@ def _market_path(gp, gf, gb, gj, mk, coef, s_path, m_path, f_path):
                 acc1 = 0.0
                 acc2 = 0.0
             f = mk.f_mean + (f - mk.f_mean) * mk.f_a + z
+            if not math.isnan(mk.f_pin[n_f]):  # stress: funding pinned (the state too)
+                f = mk.f_pin[n_f]
             f_path[n_f] = f
 
 
@@ -234,6 +240,9 @@ def _account_path(v, acc, mk, s_path, m_path, f_path, li, out, save, save_every,
         eq_path[0] = equity
     k = 0
     n_f = 0
+    r = 0  # next report time
+    n_report = mk.report_steps.shape[0]
+    fee_rate = acc.fee_rate[v]
     for i in range(1, steps + 1):
         s = s_path[i]
         mark = m_path[i]
@@ -268,20 +277,35 @@ def _account_path(v, acc, mk, s_path, m_path, f_path, li, out, save, save_every,
         mdd = max(mdd, peak - value)
         if save and i % save_every == 0:
             eq_path[i // save_every] = equity
+        if r < n_report and i == mk.report_steps[r]:
+            # value if the position were closed now: an open one pays the taker fee
+            closed = equity - (fee_rate * pv if not liq else 0.0)
+            out.value_at[li, v, r] = (stack + closed) * s if inverse else stack * s + closed
+            r += 1
     close_fee = 0.0
     if not liq:
         fund_liq = fund_h
-        close_fee = fee(kind, size, m_path[steps], acc.fee_rate[v])
-    eq_T = equity - close_fee if not liq else 0.0
+        close_fee = fee(kind, size, m_path[steps], fee_rate)
     out.liquidated[li, v] = liq
     out.liquidation_time[li, v] = liq_t
-    out.hedged_value[li, v] = _portfolio_value(kind, stack, eq_T, s_path[steps])
     out.funding[li, v] = fund_liq
     out.funding_usd[li, v] = fund_usd
     out.fees[li, v] = fee_open + close_fee
     out.min_margin_level[li, v] = min_ml if min_ml < np.inf else np.nan
     out.required_collateral[li, v] = req if size > 0.0 else np.nan
     out.max_drawdown[li, v] = mdd
+
+
+@njit(cache=True)
+def replay_accounts(s_path, m_path, f_path, mk, acc, out):
+    """Run every hedge account along one given market path (historical or stress replay)
+    with exactly the arithmetic of the simulation; ``out`` holds one path."""
+    eq_path = np.empty(1)
+    for v in range(acc.kind.shape[0]):
+        _account_path(v, acc, mk, s_path, m_path, f_path, 0, out, False, 1, eq_path)
+    for r in range(mk.report_steps.shape[0]):
+        out.index_at[0, r] = s_path[mk.report_steps[r]]
+    out.mark_T[0] = m_path[mk.steps]
 
 
 @njit(cache=True, inline="always")

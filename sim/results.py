@@ -54,41 +54,79 @@ PER_PATH = {
 
 
 def build_dataset(raw: RawRun) -> xr.Dataset:
-    """Assemble the per-path Dataset of one run (single hedge variant) and its summary."""
+    """Assemble the per-path Dataset of one run and its summary.
+
+    Per-path variables have dims ``path`` plus one dim per swept key (C order of the
+    sweep); with ``simulation.report_at`` the values and PnLs also have a ``time`` dim
+    (days; the horizon is the last time)."""
     cfg = raw.cfg
     o = raw.outputs
-    h = raw.hedges[0]
-    m_unit = h.margin_unit
     n = raw.paths
     spot = cfg.market.spot
-    index_T = o.index_T
-    if h.kind == 0:  # inverse: the collateral is BTC
-        w0 = (h.stack + h.collateral) * spot
-        unhedged = (h.stack + h.collateral) * index_T
-    else:
-        w0 = h.stack * spot + h.collateral
-        unhedged = h.stack * index_T + h.collateral
-    hedged = o.hedged_value[:, 0]
+    dims = [d for d, _, _ in raw.sweep]
+    shape = tuple(len(v) for _, _, v in raw.sweep)
+    V = len(raw.hedges)
+    R = len(raw.report_steps)
+    hs = raw.hedges
+    kinds = {h.kind for h in hs}
+    m_unit = hs[0].margin_unit if len(kinds) == 1 else "BTC (inverse) / USD (linear)"
+    inv = np.array([h.kind == 0 for h in hs])
+    stack = np.array([h.stack for h in hs])
+    coll = np.array([h.collateral for h in hs])
+    # initial wealth and unhedged holdings: the collateral is BTC for inverse, USD for linear
+    w0 = np.where(inv, (stack + coll) * spot, stack * spot + coll)  # (V,)
+    btc = np.where(inv, stack + coll, stack)
+    usd = np.where(inv, 0.0, coll)
+    unhedged = btc[None, :, None] * o.index_at[:, None, :] + usd[None, :, None]  # (n, V, R)
+    hedged = o.value_at  # (n, V, R)
+
+    def shaped(x, with_time=False):
+        """(n, V[, R]) -> (n, *sweep[, time]); drop the time axis when only T is reported."""
+        if with_time:
+            x = x.reshape((n,) + shape + (R,))
+            return x if R > 1 else x[..., 0]
+        return x.reshape((n,) + shape)
+
+    pdims = ("path", *dims)
+    tdims = pdims + (("time",) if R > 1 else ())
     data = {
-        "index_T": index_T,
-        "mark_T": o.mark_T,
-        "liquidated": o.liquidated[:, 0],
-        "liquidation_time": o.liquidation_time[:, 0],
-        "hedged_value": hedged,
-        "unhedged_value": unhedged,
-        "hedged_pnl": hedged - w0,
-        "unhedged_pnl": unhedged - w0,
-        "funding": o.funding[:, 0],
-        "funding_usd": o.funding_usd[:, 0],
-        "fees": o.fees[:, 0],
-        "min_margin_level": o.min_margin_level[:, 0],
-        "required_collateral": o.required_collateral[:, 0],
-        "max_drawdown": o.max_drawdown[:, 0],
+        "index_T": (("path",), o.index_at[:, -1]),
+        "mark_T": (("path",), o.mark_T),
+        "liquidated": (pdims, shaped(o.liquidated)),
+        "liquidation_time": (pdims, shaped(o.liquidation_time)),
+        "hedged_value": (tdims, shaped(hedged, True)),
+        "unhedged_value": (tdims, shaped(unhedged, True)),
+        "hedged_pnl": (tdims, shaped(hedged - w0[None, :, None], True)),
+        "unhedged_pnl": (tdims, shaped(unhedged - w0[None, :, None], True)),
+        "funding": (pdims, shaped(o.funding)),
+        "funding_usd": (pdims, shaped(o.funding_usd)),
+        "fees": (pdims, shaped(o.fees)),
+        "min_margin_level": (pdims, shaped(o.min_margin_level)),
+        "required_collateral": (pdims, shaped(o.required_collateral)),
+        "max_drawdown": (pdims, shaped(o.max_drawdown)),
     }
-    ds = xr.Dataset(coords={"path": np.arange(n, dtype=np.int64)})
-    for name, values in data.items():
+    coords = {"path": np.arange(n, dtype=np.int64)}
+    for d, k, values in raw.sweep:
+        coords[d] = (d, np.asarray(values), {"long_name": f"swept {k}"})
+    if R > 1:
+        coords["time"] = ("time", np.asarray(raw.report_steps) * raw.market.dt_years * 365.0,
+                          {"units": "days", "long_name": "report time"})
+    ds = xr.Dataset(coords=coords)
+    for name, (d, values) in data.items():
         units, long_name = PER_PATH[name]
-        ds[name] = ("path", values, {"units": units.format(m=m_unit), "long_name": long_name})
+        ds[name] = (d, values, {"units": units.format(m=m_unit), "long_name": long_name})
+    # per-variant facts of the hedge (scalars without a sweep)
+    vdims = tuple(dims)
+    for name, values, units, ln in [
+        ("initial_wealth", w0, "USD", "initial wealth: stack + collateral at t=0"),
+        ("hedge_size", np.array([h.size for h in hs]), "USD (inverse) / BTC (linear)", "short position size"),
+        ("contracts", np.array([h.contracts for h in hs]), "1", "number of contracts short"),
+        ("collateral_posted", coll, m_unit, "collateral posted"),
+        ("leverage", np.array([_leverage(h) for h in hs]), "1", "position value at entry / collateral"),
+        ("liquidation_price", np.array([h.liquidation_price for h in hs]), "USD",
+         "mark price that liquidates the fresh position (open fee included, funding excluded; NaN if none)"),
+    ]:
+        ds[name] = (vdims, np.asarray(values).reshape(shape), {"units": units, "long_name": ln})
 
     if o.saved.shape[0] > 0:
         t_days = np.arange(o.saved.shape[1]) * raw.save_every * raw.market.dt_years * 365.0
@@ -116,14 +154,14 @@ def build_dataset(raw: RawRun) -> xr.Dataset:
         "steps": int(raw.market.steps),
         "horizon": cfg.simulation.horizon,
         "horizon_days": raw.market.steps * raw.market.dt_years * 365.0,
-        "initial_wealth_usd": float(w0),
-        "hedge_size": float(h.size),
-        "hedge_size_units": "USD" if h.kind == 0 else "BTC",
-        "contracts": int(h.contracts),
-        "entry_price": float(h.entry),
-        "collateral": float(h.collateral),
+        "hedge_size_units": "USD" if hs[0].kind == 0 else "BTC",
+        "entry_price": float(hs[0].entry),
+        "sweep": json.dumps({k: v for _, k, v in raw.sweep}),
+        "stress": json.dumps(raw.info.get("stress")) if raw.info.get("stress") else "",
+        "replay": raw.info.get("replay", ""),
         "wall_time_s": float(raw.wall_time),
         "path_steps_per_second": float(n * raw.market.steps / raw.wall_time) if raw.wall_time > 0 else math.nan,
+        "variants": int(V),
         "threads": int(raw.threads),
         "rng": rng.ALGORITHM,
         "rng_block_paths": int(rng.BLOCK),
@@ -131,10 +169,15 @@ def build_dataset(raw: RawRun) -> xr.Dataset:
         "numpy_version": np.__version__,
         "python": platform.python_version(),
     })
-    ds["liquidation_price"] = ((), h.liquidation_price, {
-        "units": "USD", "long_name": "mark price that liquidates the fresh position (open fee included, "
-        "funding excluded; NaN if none)"})
     return summarize(ds)
+
+
+def _leverage(h) -> float:
+    """Position value at entry over collateral (same currency): Q/E / C or q E / C."""
+    if h.collateral <= 0:
+        return math.inf
+    value = h.size / h.entry if h.kind == 0 else h.size * h.entry
+    return value / h.collateral
 
 
 def summarize(ds: xr.Dataset) -> xr.Dataset:
@@ -171,7 +214,7 @@ def summarize(ds: xr.Dataset) -> xr.Dataset:
 
     mom = xr.apply_ufunc(lambda x: np.array(stats.mean_se(x)), pnl, input_core_dims=[["path"]],
                          output_core_dims=[["_stat"]], vectorize=True)
-    ds["pnl_mean"] = mom.isel(_stat=0).assign_attrs(units="USD", long_name="mean PnL at the horizon")
+    ds["pnl_mean"] = mom.isel(_stat=0).assign_attrs(units="USD", long_name="mean PnL")
     ds["pnl_mean_se"] = mom.isel(_stat=1).assign_attrs(units="USD", long_name="standard error of the mean PnL")
     ds["pnl_std"] = mom.isel(_stat=2).assign_attrs(units="USD", long_name="standard deviation of PnL")
     ds["pnl_quantile"] = xr.apply_ufunc(
@@ -193,9 +236,77 @@ def summarize(ds: xr.Dataset) -> xr.Dataset:
                             output_core_dims=[["_stat"]], vectorize=True)
         ds[name] = fm.isel(_stat=0).assign_attrs(units=units, long_name=ln)
         ds[name + "_se"] = fm.isel(_stat=1).assign_attrs(units=units, long_name="standard error of " + name)
+    # distributions of tail quantities (quantiles over paths; liquidation time among liquidated paths)
+    for name, src, units, ln in [
+        ("liquidation_time_quantile", "liquidation_time", "days", "quantiles of the time to liquidation, "
+         "among liquidated paths (NaN if none)"),
+        ("funding_quantile", "funding", m_unit, "quantiles of funding received"),
+        ("max_drawdown_quantile", "max_drawdown", "USD", "quantiles of the hedged portfolio's maximum drawdown"),
+    ]:
+        ds[name] = xr.apply_ufunc(_nanquantiles, ds[src], input_core_dims=[["path"]],
+                                  output_core_dims=[["quantile"]], vectorize=True).assign_coords(
+            quantile=QUANTILES).assign_attrs(units=units, long_name=ln)
+
+    # hedged minus unhedged ES on the same paths: paired standard error (influence functions)
+    h_at_T = ds["hedged_pnl"].isel(time=-1) if "time" in ds["hedged_pnl"].dims else ds["hedged_pnl"]
+    d = xr.apply_ufunc(_es_diff, ds["hedged_pnl"], ds["unhedged_pnl"], input_core_dims=[["path"], ["path"]],
+                       output_core_dims=[["_stat", "level"]], vectorize=True).assign_coords(level=LEVELS)
+    ds["es_hedged_minus_unhedged"] = d.isel(_stat=0).assign_attrs(
+        units="USD", long_name="ES of hedged PnL minus ES of unhedged PnL, same paths")
+    ds["es_hedged_minus_unhedged_se"] = d.isel(_stat=1).assign_attrs(
+        units="USD", long_name="paired (common random numbers) standard error of the ES difference")
+
+    # sweeps: every variant against the first one (all sweep coordinates at index 0), same paths
+    sweep_dims = [dim for dim in ds["liquidated"].dims if dim != "path"]
+    if sweep_dims:
+        base = {dim: 0 for dim in sweep_dims}
+        liq = ds["liquidated"].astype(np.float64)
+        dl = liq - liq.isel(base)
+        ds["liquidation_probability_vs_base"] = dl.mean("path").assign_attrs(
+            units="1", long_name="liquidation probability minus that of the first variant, same paths")
+        ds["liquidation_probability_vs_base_se"] = (dl.std("path", ddof=1) / np.sqrt(ds.sizes["path"])).assign_attrs(
+            units="1", long_name="paired standard error of liquidation_probability_vs_base")
+        hb = h_at_T.isel(base)
+        e = xr.apply_ufunc(_es_diff, h_at_T, hb, input_core_dims=[["path"], ["path"]],
+                           output_core_dims=[["_stat", "level"]], vectorize=True).assign_coords(level=LEVELS)
+        ds["es_hedged_vs_base"] = e.isel(_stat=0).assign_attrs(
+            units="USD", long_name="ES of hedged PnL at the horizon minus that of the first variant, same paths")
+        ds["es_hedged_vs_base_se"] = e.isel(_stat=1).assign_attrs(
+            units="USD", long_name="paired standard error of es_hedged_vs_base")
+
+    threshold = json.loads(ds.attrs.get("config", "{}")).get("simulation", {}).get("value_threshold")
+    if threshold is not None:
+        hv = ds["hedged_value"].isel(time=-1) if "time" in ds["hedged_value"].dims else ds["hedged_value"]
+        sp = xr.apply_ufunc(lambda x: np.array(stats.proportion(x < threshold)), hv, input_core_dims=[["path"]],
+                            output_core_dims=[["_stat"]], vectorize=True)
+        for k, suffix in enumerate(["", "_se", "_low", "_high"]):
+            ds["shortfall_probability" + suffix] = sp.isel(_stat=k).assign_attrs(
+                units="1", long_name=f"P(hedged value at the horizon < {threshold:,.2f} USD)" + (
+                    "" if not suffix else f" ({suffix[1:]})"))
+        ds.attrs["value_threshold_usd"] = float(threshold)
     ds["level"].attrs = {"units": "1", "long_name": "confidence level of VaR / ES"}
-    ds["quantile"].attrs = {"units": "1", "long_name": "probability level of the PnL quantile"}
+    ds["quantile"].attrs = {"units": "1", "long_name": "probability level of the quantile"}
     return ds
+
+
+def _nanquantiles(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    x = x[~np.isnan(x)]
+    if x.size == 0:
+        return np.full(QUANTILES.size, np.nan)
+    return np.quantile(x, QUANTILES)
+
+
+def _es_diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """ES(a) - ES(b) over LEVELS with its paired SE (rows: difference, SE)."""
+    out = np.empty((2, LEVELS.size))
+    for j, level in enumerate(LEVELS):
+        fa, ea = stats.es_influence(a, level)
+        fb, eb = stats.es_influence(b, level)
+        out[0, j] = ea - eb
+        dd = fa - fb
+        out[1, j] = dd.std(ddof=1) / np.sqrt(dd.size) if dd.size > 1 else np.nan
+    return out
 
 
 SUMMARY_VARS = [
@@ -203,6 +314,10 @@ SUMMARY_VARS = [
     "liquidation_probability_high", "var", "var_se", "es", "es_se", "pnl_mean", "pnl_mean_se", "pnl_std",
     "pnl_quantile", "hedge_effectiveness", "funding_mean", "funding_mean_se", "funding_usd_mean",
     "funding_usd_mean_se", "fees_mean", "fees_mean_se", "max_drawdown_mean", "max_drawdown_mean_se",
+    "liquidation_time_quantile", "funding_quantile", "max_drawdown_quantile", "es_hedged_minus_unhedged",
+    "es_hedged_minus_unhedged_se", "liquidation_probability_vs_base", "liquidation_probability_vs_base_se",
+    "es_hedged_vs_base", "es_hedged_vs_base_se", "shortfall_probability", "shortfall_probability_se",
+    "shortfall_probability_low", "shortfall_probability_high",
 ]
 
 

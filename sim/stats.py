@@ -92,3 +92,18 @@ def mean_se(x: np.ndarray) -> tuple[float, float, float]:
     m = float(x.mean())
     sd = float(x.std(ddof=1)) if n > 1 else math.nan
     return m, sd / math.sqrt(n) if n > 1 else math.nan, sd
+
+
+def es_influence(pnl: np.ndarray, level: float) -> tuple[np.ndarray, float]:
+    """Per-path influence values of ES (as a loss) and the ES estimate.
+
+    ES = VaR + E[(L - VaR)+] / (1 - level); phi_i = VaR + (L_i - VaR)+ / (1 - level) has
+    mean ES, so the SE of a difference of two ES on the same paths is sd(phi_a - phi_b)/sqrt(n).
+    """
+    losses = -np.asarray(pnl, dtype=np.float64)
+    n = losses.size
+    k = min(n, tail_count(n, level))
+    top = np.partition(losses, n - k)[n - k:]
+    var = top.min()
+    phi = var + np.maximum(losses - var, 0.0) / (1.0 - level)
+    return phi, float(top.mean())

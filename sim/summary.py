@@ -1,9 +1,11 @@
-"""The printed summary of a result Dataset: a plain-text table, every number with units."""
+"""The printed summary of a result Dataset: plain-text tables, every number with units."""
 
 from __future__ import annotations
 
+import itertools
 import math
 
+import numpy as np
 import xarray as xr
 
 
@@ -11,12 +13,6 @@ def _num(x: float, digits: int = 2) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "n/a"
     return f"{x:,.{digits}f}"
-
-
-def _pct(x: float, digits: int = 2) -> str:
-    if math.isnan(x):
-        return "n/a"
-    return f"{100 * x:.{digits}f} %"
 
 
 def _prob(x: float) -> str:
@@ -30,18 +26,47 @@ def _prob(x: float) -> str:
     return f"{100 * x:.2f} %"
 
 
+def _at_T(da: xr.DataArray) -> xr.DataArray:
+    return da.isel(time=-1) if "time" in da.dims else da
+
+
+def _sweep_dims(ds: xr.Dataset) -> list[str]:
+    return [d for d in ds["liquidated"].dims if d != "path"]
+
+
 def format_summary(ds: xr.Dataset) -> str:
+    a = ds.attrs
+    lines = [f"hedgesim {a.get('hedgesim_version', '')} | {a.get('config_source', '')} | model {a.get('model')} | "
+             f"{a.get('paths', 0):,} paths x {a.get('steps', 0):,} steps of {a.get('dt')} "
+             f"= {a.get('horizon')} | seed {a.get('seed')}"]
+    if a.get("stress"):
+        lines.append(f"stress scenario: {a['stress']}")
+    if a.get("replay"):
+        lines.append(f"replay of {a['replay']}")
+    dims = _sweep_dims(ds)
+    if dims:
+        lines += _variant_table(ds, dims)
+    else:
+        lines += _single(ds)
+    if "time" in ds.dims and ds.sizes["time"] > 1:
+        lines += _time_table(ds, dims)
+    lines.append("")
+    wall = a.get("wall_time_s", math.nan)
+    pss = a.get("path_steps_per_second", math.nan)
+    v = a.get("variants", 1)
+    lines.append(f"wall time {wall:.2f} s, {pss / 1e6:.1f} M path-steps/s on {a.get('threads')} threads"
+                 + (f" ({v} hedge variants per path)" if v > 1 else ""))
+    return "\n".join(lines)
+
+
+def _single(ds: xr.Dataset) -> list[str]:
     a = ds.attrs
     unit = a.get("margin_unit", "BTC")
     size_unit = a.get("hedge_size_units", "USD")
-    lines = []
-    lines.append(f"hedgesim {a.get('hedgesim_version', '')} | {a.get('config_source', '')} | model {a.get('model')} | "
-                 f"{a.get('paths', 0):,} paths x {a.get('steps', 0):,} steps of {a.get('dt')} "
-                 f"= {a.get('horizon')} | seed {a.get('seed')}")
-    lines.append(f"hedge: short {_num(a.get('hedge_size', math.nan), 6 if size_unit == 'BTC' else 0)} {size_unit} "
-                 f"{a.get('contract')} ({a.get('contracts', 0):,} contracts), entry {_num(a.get('entry_price'))} USD, "
-                 f"collateral {_num(a.get('collateral'), 4)} {unit}")
-    lines.append("")
+    lines = [f"hedge: short {_num(float(ds['hedge_size']), 6 if size_unit == 'BTC' else 0)} {size_unit} "
+             f"{a.get('contract')} ({int(ds['contracts']):,} contracts), entry {_num(a.get('entry_price'))} USD, "
+             f"collateral {_num(float(ds['collateral_posted']), 4)} {unit} "
+             f"(leverage {float(ds['leverage']):.2f}x)", ""]
     lp = float(ds["liquidation_price"])
     entry = float(a.get("entry_price", math.nan))
     rows: list[tuple[str, str]] = []
@@ -50,41 +75,97 @@ def format_summary(ds: xr.Dataset) -> str:
     else:
         rows.append(("liquidation price", f"{_num(lp)} USD ({lp / entry - 1:+.2%} from entry)"))
     p = float(ds["liquidation_probability"])
-    lo = float(ds["liquidation_probability_low"])
-    hi = float(ds["liquidation_probability_high"])
-    rows.append(("liquidation probability", f"{_prob(p)}  (95 % CI {_prob(lo)} to {_prob(hi)})"))
-    he = float(ds["hedge_effectiveness"])
+    rows.append(("liquidation probability", f"{_prob(p)}  (95 % CI {_prob(float(ds['liquidation_probability_low']))}"
+                 f" to {_prob(float(ds['liquidation_probability_high']))})"))
+    if p > 0:
+        q = ds["liquidation_time_quantile"]
+        rows.append(("time to liquidation (if liquidated)",
+                     f"median {float(q.sel(quantile=0.5)):.1f} days, 5 %-95 % "
+                     f"{float(q.sel(quantile=0.05)):.1f}-{float(q.sel(quantile=0.95)):.1f} days"))
+    he = float(_at_T(ds["hedge_effectiveness"]))
     rows.append(("hedge effectiveness", f"{he:.4f}  (1 - Var hedged / Var unhedged)"))
-    fm = float(ds["funding_mean"])
-    fse = float(ds["funding_mean_se"])
-    fu = float(ds["funding_usd_mean"])
-    rows.append(("expected funding (+ received)", f"{fm:+.6f} {unit} +- {fse:.6f}  ({_num(fu)} USD)"))
+    fm, fse, fu = float(ds["funding_mean"]), float(ds["funding_mean_se"]), float(ds["funding_usd_mean"])
+    fq = ds["funding_quantile"]
+    rows.append(("expected funding (+ received)", f"{fm:+.6f} {unit} +- {fse:.6f}  ({_num(fu)} USD); "
+                 f"5 %-95 % {float(fq.sel(quantile=0.05)):+.6f} to {float(fq.sel(quantile=0.95)):+.6f} {unit}"))
     rows.append(("expected fees", f"{float(ds['fees_mean']):.6f} {unit}"))
-    rows.append(("mean max drawdown, hedged", f"{_num(float(ds['max_drawdown_mean']))} USD"))
+    dq = ds["max_drawdown_quantile"]
+    rows.append(("max drawdown, hedged", f"mean {_num(float(ds['max_drawdown_mean']))} USD, 99 % quantile "
+                 f"{_num(float(dq.sel(quantile=0.99)))} USD"))
+    if "shortfall_probability" in ds:
+        rows.append((f"P(hedged value < {_num(a['value_threshold_usd'])} USD)",
+                     f"{_prob(float(ds['shortfall_probability']))}  (95 % CI "
+                     f"{_prob(float(ds['shortfall_probability_low']))} to "
+                     f"{_prob(float(ds['shortfall_probability_high']))})"))
     w = max(len(r[0]) for r in rows)
     lines += [f"{k:<{w}}  {v}" for k, v in rows]
     lines.append("")
     head = f"{'PnL at horizon (USD)':<24}{'hedged':>18}{'unhedged':>18}"
-    lines.append(head)
-    lines.append("-" * len(head))
+    lines += [head, "-" * len(head)]
 
     def row(label, var, **sel):
-        h = float(ds[var].sel(portfolio="hedged", **sel))
-        u = float(ds[var].sel(portfolio="unhedged", **sel))
+        da = _at_T(ds[var])
+        h = float(da.sel(portfolio="hedged", **sel))
+        u = float(da.sel(portfolio="unhedged", **sel))
         lines.append(f"{label:<24}{_num(h):>18}{_num(u):>18}")
 
     row("mean", "pnl_mean")
-    lines.append(f"{'  +- se':<24}{_num(float(ds['pnl_mean_se'].sel(portfolio='hedged'))):>18}"
-                 f"{_num(float(ds['pnl_mean_se'].sel(portfolio='unhedged'))):>18}")
+    row("  +- se", "pnl_mean_se")
     row("std", "pnl_std")
     for lev in ds["level"].values:
         row(f"VaR {100 * lev:g} %", "var", level=lev)
     for lev in ds["level"].values:
         row(f"ES {100 * lev:g} %", "es", level=lev)
+    for lev in ds["level"].values:
+        row(f"  +- se ES {100 * lev:g} %", "es_se", level=lev)
     row("median", "pnl_quantile", quantile=0.5)
+    d = _at_T(ds["es_hedged_minus_unhedged"]).sel(level=0.99)
+    dse = _at_T(ds["es_hedged_minus_unhedged_se"]).sel(level=0.99)
     lines.append("(VaR and ES are losses: positive = loss)")
-    lines.append("")
-    wall = a.get("wall_time_s", math.nan)
-    pss = a.get("path_steps_per_second", math.nan)
-    lines.append(f"wall time {wall:.2f} s, {pss / 1e6:.1f} M path-steps/s on {a.get('threads')} threads")
-    return "\n".join(lines)
+    lines.append(f"ES 99 % hedged - unhedged: {_num(float(d))} USD +- {_num(float(dse))} (paired SE, same paths)")
+    return lines
+
+
+def _variant_table(ds: xr.Dataset, dims: list[str]) -> list[str]:
+    unit = ds.attrs.get("margin_unit", "")
+    lines = [f"sweep over {', '.join(dims)} on common random numbers; differences are against the first "
+             "variant, with paired standard errors", ""]
+    head = (f"{'variant':<34}{'liq. prob.':>11}{'95 % CI':>19}{'vs first':>18}{'ES 99 % hedged':>17}"
+            f"{'vs first':>20}{'mean PnL':>12}{'liq. price':>13}")
+    lines += [head + "   (USD unless noted)", "-" * len(head)]
+    for combo in itertools.product(*[range(ds.sizes[d]) for d in dims]):
+        sel = dict(zip(dims, combo))
+        label = ", ".join(f"{d}={_coord(ds[d].values[i])}" for d, i in sel.items())
+        v = ds.isel(sel)
+        p = float(v["liquidation_probability"])
+        ci = f"{_prob(float(v['liquidation_probability_low']))}-{_prob(float(v['liquidation_probability_high']))}"
+        dp = f"{100 * float(v['liquidation_probability_vs_base']):+.2f}+-{100 * float(v['liquidation_probability_vs_base_se']):.2f} %"
+        es = float(_at_T(v["es"]).sel(portfolio="hedged", level=0.99))
+        de = _at_T(v["es_hedged_vs_base"]).sel(level=0.99)
+        dse = _at_T(v["es_hedged_vs_base_se"]).sel(level=0.99)
+        mean = float(_at_T(v["pnl_mean"]).sel(portfolio="hedged"))
+        lp = float(v["liquidation_price"])
+        lines.append(f"{label[:33]:<34}{_prob(p):>11}{ci:>19}{dp:>18}{_num(es):>17}"
+                     f"{_num(float(de)) + '+-' + _num(float(dse)):>20}{_num(mean):>12}{_num(lp):>13}")
+    lines.append(f"(collateral in {unit}; ES is a loss: positive = loss)")
+    return lines
+
+
+def _coord(x) -> str:
+    if isinstance(x, (float, np.floating)):
+        return f"{x:g}"
+    return str(x)
+
+
+def _time_table(ds: xr.Dataset, dims: list[str]) -> list[str]:
+    lines = ["", "PnL by report time (USD; VaR/ES are losses)" + (" -- first variant" if dims else "")]
+    v = ds.isel({d: 0 for d in dims}) if dims else ds
+    head = f"{'time (days)':>12}{'VaR 99 % hedged':>18}{'ES 99 % hedged':>17}{'VaR 99 % unhedged':>19}{'ES 99 % unhedged':>18}"
+    lines += [head, "-" * len(head)]
+    for k, t in enumerate(ds["time"].values):
+        x = v.isel(time=k).sel(level=0.99)
+        lines.append(f"{t:>12g}{_num(float(x['var'].sel(portfolio='hedged'))):>18}"
+                     f"{_num(float(x['es'].sel(portfolio='hedged'))):>17}"
+                     f"{_num(float(x['var'].sel(portfolio='unhedged'))):>19}"
+                     f"{_num(float(x['es'].sel(portfolio='unhedged'))):>18}")
+    return lines

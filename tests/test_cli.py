@@ -328,7 +328,7 @@ def test_set_overrides_are_validated_and_stored_in_the_result(tmp_path, capsys):
     assert stored["simulation"]["horizon"] == "2d"
     assert stored["simulation"]["paths"] == 1024 and ds.attrs["paths"] == 1024
     assert stored["simulation"]["seed"] == 5 and ds.attrs["seed"] == 5
-    assert ds.attrs["collateral"] == 0.5
+    assert float(ds["collateral_posted"]) == 0.5
     # the stored config reproduces the run exactly
     again = sim.run(sim.config.from_dict(stored))
     for name in ["index_T", "hedged_pnl", "liquidated", "required_collateral"]:

@@ -198,7 +198,7 @@ def check_result(cfg: sim.Config, ds) -> None:
     """Every output finite, NaN only where SPEC §6 says so."""
     n = ds.sizes["path"]
     assert n == PATHS
-    hedged = ds.attrs["hedge_size"] > 0
+    hedged = float(ds["hedge_size"]) > 0
     liq = ds["liquidated"].values
     assert liq.dtype == bool
     assert hedged or not liq.any(), "liquidated without a hedge"
