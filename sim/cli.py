@@ -1,4 +1,4 @@
-"""Command line: ``hedgesim run | show``.
+"""Command line: ``hedgesim run | margin | stress | show``.
 
 Exit status: 0 success, 2 invalid input (config, option, file), 1 unexpected error.
 Progress goes to stderr, tables to stdout.
@@ -11,12 +11,26 @@ import os
 import sys
 from pathlib import Path
 
-from .config import ConfigError, load_config, parse_set_option
+from .config import ConfigError, load_config, parse_set_option, parse_sweep_option
 from .io import ResultFileError
 
 
 class UsageError(Exception):
     pass
+
+
+def _common(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("config", help="TOML scenario, e.g. configs/default.toml")
+    sp.add_argument("--paths", type=int, help="number of paths (overrides simulation.paths)")
+    sp.add_argument("--seed", type=int, help="random seed (overrides simulation.seed)")
+    sp.add_argument("--set", dest="sets", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                    help="override a config value (repeatable), e.g. --set market.sigma=1.2")
+    sp.add_argument("--sweep", dest="sweeps", action="append", default=[], metavar="SECTION.KEY=V1,V2,...",
+                    help="evaluate hedge variants on the same market paths (repeatable), e.g. "
+                         "--sweep position.hedge_ratio=0.5,1; applied after --set")
+    sp.add_argument("--threads", type=int, help="numba threads (performance only; results do not change)")
+    sp.add_argument("--chunk", type=int, metavar="PATHS", help="paths per progress chunk (results do not change)")
+    sp.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -25,56 +39,114 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("run", help="simulate a scenario and print its summary")
-    r.add_argument("config", help="TOML scenario, e.g. configs/default.toml")
-    r.add_argument("--paths", type=int, help="number of paths (overrides simulation.paths)")
-    r.add_argument("--seed", type=int, help="random seed (overrides simulation.seed)")
+    _common(r)
     r.add_argument("--out", help='result file, ".zarr" or ".nc" (default: output.path or results/<config>.zarr)')
-    r.add_argument("--set", dest="sets", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                   help="override a config value (repeatable), e.g. --set market.sigma=1.2")
     r.add_argument("--save-paths", type=int, metavar="K", help="store K sample trajectories (simulation.save_paths)")
-    r.add_argument("--threads", type=int, help="numba threads (performance only; results do not change)")
-    r.add_argument("--chunk", type=int, metavar="PATHS", help="paths per progress chunk (results do not change)")
     r.add_argument("--no-save", action="store_true", help="do not write a result file")
-    r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    m = sub.add_parser("margin", help="minimum collateral for target liquidation probabilities, and the whole curve")
+    _common(m)
+    m.add_argument("--target", dest="targets", action="append", type=float, metavar="P",
+                   help="target liquidation probability (repeatable; default 0.01 and 0.001)")
+    m.add_argument("--out", help='curve file, ".zarr" or ".nc" (default: results/<config>_margin.zarr)')
+    m.add_argument("--no-save", action="store_true", help="do not write a result file")
+
+    st = sub.add_parser("stress", help="run the [[stress]] scenarios of a config against its baseline")
+    _common(st)
+    st.add_argument("--out", help='table file, ".zarr" or ".nc" (default: results/<config>_stress.zarr)')
+    st.add_argument("--no-save", action="store_true", help="do not write a result file")
 
     s = sub.add_parser("show", help="print the summary of a saved result")
     s.add_argument("result", help="a .zarr or .nc file written by hedgesim run")
     return p
 
 
-def _cmd_run(args) -> int:
-    import sim
-    from . import io
-    from .summary import format_summary
-
+def _load(args, extra: dict | None = None):
     overrides = dict(parse_set_option(item) for item in args.sets)
-    if args.save_paths is not None:
-        overrides["simulation.save_paths"] = args.save_paths
     if args.paths is not None:
         overrides["simulation.paths"] = args.paths
     if args.seed is not None:
         overrides["simulation.seed"] = args.seed
+    overrides.update(extra or {})
     cfg = load_config(args.config, overrides=overrides)
-    out = None
-    if not args.no_save:
-        out = args.out or cfg.output.path or str(Path("results") / f"{cfg.name}.zarr")
-        io.check_path(out)
-        _check_writable(out)
+    if args.sweeps:
+        cfg = cfg.with_sweep(dict(parse_sweep_option(item) for item in args.sweeps))
     if args.threads is not None and args.threads < 1:
         raise UsageError(f"--threads {args.threads}: must be at least 1")
     if args.chunk is not None and args.chunk < 1:
         raise UsageError(f"--chunk {args.chunk}: must be at least 1 path")
+    return cfg
+
+
+def _out_path(args, cfg, suffix: str = "") -> str | None:
+    from . import io
+
+    if args.no_save:
+        return None
+    out = args.out or (cfg.output.path if not suffix else "") or str(Path("results") / f"{cfg.name}{suffix}.zarr")
+    io.check_path(out)
+    _check_writable(out)
+    return out
+
+
+def _write(ds, out: str) -> None:
+    from . import io
+
+    try:
+        io.write(ds, out)  # atomic: nothing is left under `out` (or a temp name) on failure
+    except ResultFileError:
+        raise
+    except OSError as exc:  # e.g. disk full, permission denied, a file in the way
+        raise UsageError(f"result {out!r}: cannot be written ({exc.strerror or exc})") from None
+
+
+def _cmd_run(args) -> int:
+    import sim
+    from .summary import format_summary
+
+    extra = {"simulation.save_paths": args.save_paths} if args.save_paths is not None else {}
+    cfg = _load(args, extra)
+    out = _out_path(args, cfg)
+    if cfg.stress:
+        print(f"note: the {len(cfg.stress)} [[stress]] scenarios of this config are run by `hedgesim stress`",
+              file=sys.stderr)
     ds = sim.run(cfg, progress=not args.quiet, threads=args.threads, chunk_paths=args.chunk)
     if out:
-        try:
-            io.write(ds, out)  # atomic: nothing is left under `out` (or a temp name) on failure
-        except ResultFileError:
-            raise
-        except OSError as exc:  # e.g. disk full, permission denied, a file in the way
-            raise UsageError(f"result {out!r}: cannot be written ({exc.strerror or exc})") from None
+        _write(ds, out)
     print(format_summary(ds))
     if out:
         print(f"result written to {out}")
+    return 0
+
+
+def _cmd_margin(args) -> int:
+    from .margin import run_margin
+
+    cfg = _load(args)
+    out = _out_path(args, cfg, "_margin")
+    ds, text = run_margin(cfg, args.targets or [0.01, 0.001], progress=not args.quiet, threads=args.threads,
+                          chunk_paths=args.chunk)
+    if out:
+        _write(ds, out)
+    print(text)
+    if out:
+        print(f"curve written to {out}")
+    return 0
+
+
+def _cmd_stress(args) -> int:
+    from .stress_table import run_stress
+
+    cfg = _load(args)
+    if not cfg.stress:
+        raise UsageError(f"config {args.config}: has no [[stress]] scenarios")
+    out = _out_path(args, cfg, "_stress")
+    ds, text = run_stress(cfg, progress=not args.quiet, threads=args.threads, chunk_paths=args.chunk)
+    if out:
+        _write(ds, out)
+    print(text)
+    if out:
+        print(f"table written to {out}")
     return 0
 
 
@@ -109,6 +181,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _cmd_run(args)
+        if args.command == "margin":
+            return _cmd_margin(args)
+        if args.command == "stress":
+            return _cmd_stress(args)
         if args.command == "show":
             return _cmd_show(args)
     except (ConfigError, ResultFileError, UsageError) as exc:

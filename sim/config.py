@@ -269,6 +269,18 @@ class Config:
     def to_json(self) -> str:
         return json.dumps(self._values, sort_keys=False)
 
+    def with_sweep(self, sweep: Mapping[str, list]) -> "Config":
+        """A new Config whose [sweep] also holds ``{"section.key": [values]}`` (replacing
+        the same keys)."""
+        raw = self.to_dict()
+        raw["sweep"] = {**raw.get("sweep", {}), **dict(sweep)}
+        return _validate(raw, self.source, set(self.explicit), given=raw)
+
+    def without_sweep(self) -> "Config":
+        raw = self.to_dict()
+        raw.pop("sweep", None)
+        return _validate(raw, self.source, set(self.explicit), given=raw)
+
     def replace(self, overrides: Mapping[str, Any]) -> "Config":
         """A new Config with ``{"section.key": value}`` overrides applied and re-validated."""
         raw = self.to_dict()
@@ -345,6 +357,19 @@ def parse_set_option(item: str) -> tuple[str, Any]:
     key = key.strip()
     _split_dotted(key, option=f"--set {item}")
     return key, parse_override_value(value)
+
+
+def parse_sweep_option(item: str) -> tuple[str, list]:
+    """``"section.key=v1,v2,..."`` -> ``("section.key", [v1, v2, ...])`` (TOML values)."""
+    if "=" not in item:
+        raise ConfigError(f"--sweep {item}: expected section.key=v1,v2,..., e.g. --sweep position.collateral=0.1,0.5")
+    key, value = item.split("=", 1)
+    key = key.strip()
+    _split_dotted(key, option=f"--sweep {item}")
+    values = [parse_override_value(v) for v in value.split(",") if v.strip()]
+    if not values:
+        raise ConfigError(f"--sweep {item}: no values")
+    return key, values
 
 
 def _split_dotted(dotted: str, option: str | None = None) -> tuple[str, str]:

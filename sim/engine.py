@@ -18,7 +18,7 @@ import numpy as np
 
 from . import rng
 from .account import INVERSE, LINEAR, liquidation_price, margin_excess, tier_arrays, fee
-from .config import Config, ConfigError, format_duration, from_dict, hedge_target, sweep_dim_name
+from .config import Config, ConfigError, format_duration, hedge_target, sweep_dim_name
 from .kernel import AccountArgs, MarketArgs, PathOutputs, replay_accounts, simulate_chunk
 from .models import MarketParams
 from .stress import MarketArrays, baseline_arrays, replay_paths, stressed_arrays
@@ -160,11 +160,9 @@ def variants(cfg: Config) -> tuple[list[tuple[str, str, list]], list[Config]]:
     """The sweep dims and one validated config per combination (C order). Every variant
     must share the base's market: only the hedge differs."""
     dims = [(sweep_dim_name(k), k, v) for k, v in cfg.sweep.items()]
-    base = cfg.to_dict()
-    base.pop("sweep", None)
-    base_cfg = from_dict(base) if cfg.sweep else cfg
     if not dims:
         return [], [cfg]
+    base_cfg = cfg.without_sweep()
     out = []
     for combo in itertools.product(*[d[2] for d in dims]):
         over = {k: v for (_, k, _), v in zip(dims, combo)}
