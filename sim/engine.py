@@ -183,17 +183,24 @@ def variants(cfg: Config) -> tuple[list[tuple[str, str, list]], list[Config]]:
 
 def simulate(cfg: Config, paths: int | None = None, seed: int | None = None, *,
              chunk_paths: int | None = None, threads: int | None = None,
-             progress: bool | Callable[[int, int], None] = False, stress: dict | None = None) -> RawRun:
+             progress: bool | Callable[[int, int], None] = False, stress: dict | None = None,
+             first_path: int = 0, count: int | None = None) -> RawRun:
     """Run the kernel over all paths, for every sweep variant on the same market paths.
     ``stress`` is one ``[[stress]]`` scenario (not replay) applied to the market.
     ``progress=True`` shows a bar on stderr; a callable receives (paths_done, paths_total)
-    after each chunk."""
+    after each chunk. ``first_path``/``count`` simulate only the shard of paths
+    [first_path, first_path + count) of a run of ``paths`` paths (first_path a multiple of
+    ``rng.BLOCK``): the rows are bitwise the same as in the full run (SPEC §7)."""
     paths = cfg.simulation.paths if paths is None else int(paths)
     seed = cfg.simulation.seed if seed is None else int(seed)
     if paths < 1:
         raise ConfigError(f"paths = {paths}: out of range; allowed [1, 1e9]")
     if seed < 0:
         raise ConfigError(f"seed = {seed}: out of range; allowed [0, 2^63)")
+    count = paths - first_path if count is None else int(count)
+    if first_path % rng.BLOCK or first_path < 0 or count < 1 or first_path + count > paths:
+        raise ValueError(f"shard [{first_path}, {first_path + count}) of {paths} paths: the start must be a "
+                         f"multiple of {rng.BLOCK} and the shard inside the run")
     dims, vcfgs = variants(cfg)
     hedges = []
     for vc in vcfgs:
@@ -209,10 +216,10 @@ def simulate(cfg: Config, paths: int | None = None, seed: int | None = None, *,
     report_steps = cfg.report_steps
     mk = market_args(mp, arrays, report_steps)
     acc = account_args(hedges)
-    save_k = min(cfg.simulation.save_paths, paths)
+    save_k = max(0, min(cfg.simulation.save_paths, paths) - first_path)
     save_every = cfg.save_every
     n_save = cfg.steps // save_every + 1
-    out = allocate_outputs(paths, len(hedges), save_k, n_save, len(report_steps))
+    out = allocate_outputs(count, len(hedges), min(save_k, count), n_save, len(report_steps))
 
     chunk_blocks = DEFAULT_CHUNK_BLOCKS if chunk_paths is None else max(1, -(-int(chunk_paths) // rng.BLOCK))
     chunk = chunk_blocks * rng.BLOCK
@@ -224,28 +231,32 @@ def simulate(cfg: Config, paths: int | None = None, seed: int | None = None, *,
     if progress is True:
         from tqdm import tqdm
 
-        bar = tqdm(total=paths, unit="path", unit_scale=True, file=sys.stderr, desc="simulating",
+        bar = tqdm(total=count, unit="path", unit_scale=True, file=sys.stderr, desc="simulating",
                    dynamic_ncols=True, leave=False)
     t0 = time.perf_counter()
+    end = first_path + count
     try:
-        for first in range(0, paths, chunk):
-            last = min(paths, first + chunk)
+        for first in range(first_path, end, chunk):
+            last = min(end, first + chunk)
             b0 = first // rng.BLOCK
             nb = rng.n_blocks(last - first)
-            gens = [rng.block_generators(seed, b0, nb, s) for s in (rng.PRICE, rng.FUNDING, rng.BASIS, rng.JUMPS)]
-            simulate_chunk(first, paths, gens[0], gens[1], gens[2], gens[3], mk, acc, save_every,
-                           _chunk_view(out, first, last))
+            gens = [rng.block_generators(seed, b0, nb, s) for s in rng.STREAMS]
+            simulate_chunk(first, end, *gens, mk, acc, save_every, first_path,
+                           _chunk_view(out, first - first_path, last - first_path))
             if bar is not None:
                 bar.update(last - first)
             elif callable(progress):
-                progress(last, paths)
+                progress(last - first_path, count)
     finally:
         if bar is not None:
             bar.close()
     wall = time.perf_counter() - t0
-    return RawRun(cfg=cfg, paths=paths, seed=seed, hedges=hedges, sweep=dims, report_steps=report_steps,
+    info = {"stress": stress} if stress else {}
+    if count != paths:
+        info["shard"] = (first_path, count)
+    return RawRun(cfg=cfg, paths=count, seed=seed, hedges=hedges, sweep=dims, report_steps=report_steps,
                   market=mp, outputs=out, save_every=save_every, wall_time=wall, threads=n_threads,
-                  chunk_paths=chunk, info={"stress": stress} if stress else {})
+                  chunk_paths=chunk, info=info)
 
 
 def replay(cfg: Config, path: str) -> RawRun:

@@ -92,7 +92,7 @@ class PathOutputs(NamedTuple):
 
 @njit(cache=True, parallel=True)
 def simulate_chunk(first_path, total_paths, g_price, g_funding, g_basis, g_jumps,
-                   mk, acc, save_every, out):
+                   mk, acc, save_every, save_first, out):
     """Simulate the blocks of one chunk. ``first_path`` is a multiple of BLOCK; generator
     lists hold one generator per block of the chunk, in block order."""
     n_blocks = len(g_price)
@@ -101,11 +101,11 @@ def simulate_chunk(first_path, total_paths, g_price, g_funding, g_basis, g_jumps
         start = b * BLOCK
         n_here = min(BLOCK, total_paths - first_path - start)
         _simulate_block(first_path + start, start, n_here, g_price[b], g_funding[b], g_basis[b],
-                        g_jumps[b], mk, acc, save_every, out)
+                        g_jumps[b], mk, acc, save_every, save_first, out)
 
 
 @njit(cache=True)
-def _simulate_block(global_first, local_first, n_paths, gp, gf, gb, gj, mk, acc, save_every, out):
+def _simulate_block(global_first, local_first, n_paths, gp, gf, gb, gj, mk, acc, save_every, save_first, out):
     """Per path: one market pass writes the index, mark and funding path into small scratch
     buffers (a few KB, cache-resident); then each hedge account runs along them with its
     state in local variables. All accounts see the same market path (common random numbers)."""
@@ -125,16 +125,17 @@ def _simulate_block(global_first, local_first, n_paths, gp, gf, gb, gj, mk, acc,
         for r in range(mk.report_steps.shape[0]):
             out.index_at[li, r] = s_path[mk.report_steps[r]]
         out.mark_T[li] = m_path[steps]
-        save = gi < n_saved_paths
+        si = gi - save_first  # row in out.saved (paths save_first, save_first + 1, ...)
+        save = 0 <= si < n_saved_paths
         for v in range(V):
             _account_path(v, acc, mk, s_path, m_path, f_path, li, out, save and v == 0, save_every, eq_path)
         if save:
             for k in range(steps // save_every + 1):
                 i = k * save_every
-                out.saved[gi, k, 0] = s_path[i]
-                out.saved[gi, k, 1] = m_path[i]
-                out.saved[gi, k, 2] = f_path[i // mk.funding_every]
-                out.saved[gi, k, 3] = eq_path[k]
+                out.saved[si, k, 0] = s_path[i]
+                out.saved[si, k, 1] = m_path[i]
+                out.saved[si, k, 2] = f_path[i // mk.funding_every]
+                out.saved[si, k, 3] = eq_path[k]
 
 
 @njit(cache=True)

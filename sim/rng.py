@@ -24,7 +24,8 @@ PRICE = 0  # diffusion shocks of the index
 FUNDING = 1  # funding OU shocks
 BASIS = 2  # basis OU shocks
 JUMPS = 3  # jump arrival times and sizes
-N_STREAMS = 4
+STREAMS = (PRICE, FUNDING, BASIS, JUMPS)
+N_STREAMS = len(STREAMS)
 
 
 def generator(seed: int, block: int, stream: int) -> np.random.Generator:
