@@ -35,7 +35,7 @@ def simulate_reference(cfg: Config, paths: int, seed: int, chunk: int = 65_536) 
                              cfg.dt_years)
     for a in range(0, paths, chunk):
         b = min(paths, a + chunk)
-        res = _chunk(mp, h, rng, b - a, f_step)
+        res = _chunk(mp, h, rng, b - a, f_step, cfg.simulation.monitoring == "continuous")
         for k, v in res.items():
             out[k][a:b] = v
     return out
@@ -49,8 +49,10 @@ def _mm(value, h):
     return rates[t] * value - deds[t]
 
 
-def _chunk(mp: MarketParams, h, rng: np.random.Generator, n: int, f_step) -> dict[str, np.ndarray]:
+def _chunk(mp: MarketParams, h, rng: np.random.Generator, n: int, f_step, continuous: bool) -> dict[str, np.ndarray]:
     f_a, f_sd = f_step
+    # variance of the log mark over one step (diffusion + basis), for the bridge maximum
+    step_var = mp.vol_sqrt_dt**2 + mp.b_sd**2 + 2 * mp.chol[2, 0] * mp.vol_sqrt_dt * mp.b_sd
     inverse = h.kind == INVERSE
     size, entry, c0 = h.size, h.entry, h.collateral
     ch = mp.chol
@@ -74,20 +76,30 @@ def _chunk(mp: MarketParams, h, rng: np.random.Generator, n: int, f_step) -> dic
         e2 = rng.standard_normal(n) if f_sd > 0 else 0.0
         e3 = rng.standard_normal(n) if mp.b_sd > 0 else 0.0
         dlog = mp.log_drift_dt + mp.vol_sqrt_dt * e1
+        jump = np.zeros(n)
         if jumps:
             k = rng.poisson(mp.jump_rate_dt, n)
             hit = k > 0
             if hit.any():
                 kk = k[hit]
-                dlog[hit] += kk * mp.jump_mean + np.sqrt(kk) * mp.jump_std * rng.standard_normal(kk.size)
-        log_s += dlog
+                jump[hit] = kk * mp.jump_mean + np.sqrt(kk) * mp.jump_std * rng.standard_normal(kk.size)
+        log_m_prev = log_s + np.log1p(bs)
+        log_s += dlog + jump
         s = np.exp(log_s)
         f = mp.f_mean + (f - mp.f_mean) * f_a + f_sd * (ch[1, 0] * e1 + ch[1, 1] * e2)
         bs = mp.b_mean + (bs - mp.b_mean) * mp.b_a + mp.b_sd * (ch[2, 0] * e1 + ch[2, 1] * e2 + ch[2, 2] * e3)
         mark = s * (1.0 + bs)
+        if continuous:  # Brownian-bridge maximum of the log mark within the step, jumps at its end
+            x1d = np.log(mark) - jump
+            d = x1d - log_m_prev
+            top = 0.5 * (log_m_prev + x1d + np.sqrt(d * d - 2.0 * step_var * np.log1p(-rng.random(n))))
+            check = np.maximum(np.exp(top), mark)
+        else:
+            check = mark
         pv = size / mark if inverse else size * mark
-        mm = _mm(pv, h)
-        pnl = (size * (1.0 / mark - 1.0 / entry) if inverse else size * (entry - mark)) + fund - fee_open
+        pv_c = size / check if inverse else size * check
+        mm = _mm(pv_c, h)
+        pnl = (size * (1.0 / check - 1.0 / entry) if inverse else size * (entry - check)) + fund - fee_open
         np.maximum(req, mm - pnl, out=req)
         pay = 0.0
         if i % h.funding_every == 0:
@@ -95,6 +107,7 @@ def _chunk(mp: MarketParams, h, rng: np.random.Generator, n: int, f_step) -> dic
             fund += pay
         open_ = ~liq
         eq = c0 + pnl
+        eq_end = c0 + (size * (1.0 / mark - 1.0 / entry) if inverse else size * (entry - mark)) + fund - pay - fee_open
         with np.errstate(divide="ignore", invalid="ignore"):
             ml = np.where(open_ & (mm > 0), eq / mm, np.inf)
         np.minimum(min_ml, ml, out=min_ml)
@@ -104,7 +117,7 @@ def _chunk(mp: MarketParams, h, rng: np.random.Generator, n: int, f_step) -> dic
             liq_t[new] = i * mp.dt_years * 365.0
             fund_liq[new] = (fund - pay)[new] if np.ndim(pay) else fund[new]
         still = ~liq
-        equity = np.where(still, eq + pay, 0.0)
+        equity = np.where(still, eq_end + pay, 0.0)
         value = (h.stack + equity) * s if inverse else h.stack * s + equity
         np.maximum(peak, value, out=peak)
         np.maximum(mdd, peak - value, out=mdd)

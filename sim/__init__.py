@@ -14,7 +14,8 @@ from .io import ResultFileError, read as open_result, write as write_result  # n
 
 
 def run(cfg: Config, paths: int | None = None, seed: int | None = None, *, out=None,
-        progress: bool = False, threads: int | None = None, chunk_paths: int | None = None):
+        progress: bool = False, threads: int | None = None, chunk_paths: int | None = None,
+        convergence: bool = False):
     """Simulate ``cfg`` and return the result Dataset; if ``out`` is given (".zarr" or
     ".nc"), also write it there atomically. ``paths``/``seed`` override the config."""
     from . import engine, io, results
@@ -31,9 +32,19 @@ def run(cfg: Config, paths: int | None = None, seed: int | None = None, *, out=N
         eff["simulation.seed"] = int(seed)
     if eff:
         cfg = cfg.replace(eff)
-    raw = engine.simulate(cfg, paths=paths, seed=seed, progress=progress, threads=threads,
-                          chunk_paths=chunk_paths)
+    if cfg.simulation.target_se is not None:
+        from .adaptive import simulate_adaptive
+
+        raw = simulate_adaptive(cfg, seed=seed, progress=progress, threads=threads, chunk_paths=chunk_paths)
+        cfg = raw.cfg
+    else:
+        raw = engine.simulate(cfg, paths=paths, seed=seed, progress=progress, threads=threads,
+                              chunk_paths=chunk_paths)
     ds = results.build_dataset(raw)
+    if convergence:
+        from .adaptive import convergence as _convergence
+
+        ds = _convergence(ds)
     if out is not None:
         io.write(ds, out)
     return ds

@@ -43,6 +43,10 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--out", help='result file, ".zarr" or ".nc" (default: output.path or results/<config>.zarr)')
     r.add_argument("--save-paths", type=int, metavar="K", help="store K sample trajectories (simulation.save_paths)")
     r.add_argument("--no-save", action="store_true", help="do not write a result file")
+    r.add_argument("--target-se", metavar="SE", help='add paths until the liquidation probability SE reaches SE '
+                   '(absolute, e.g. 0.0005, or relative, e.g. 5%%); budget simulation.max_paths')
+    r.add_argument("--convergence", action="store_true",
+                   help="report running estimates against the number of paths (n_paths dim)")
 
     m = sub.add_parser("margin", help="minimum collateral for target liquidation probabilities, and the whole curve")
     _common(m)
@@ -105,15 +109,28 @@ def _cmd_run(args) -> int:
     from .summary import format_summary
 
     extra = {"simulation.save_paths": args.save_paths} if args.save_paths is not None else {}
+    if args.target_se is not None:
+        extra["simulation.target_se"] = args.target_se
     cfg = _load(args, extra)
     out = _out_path(args, cfg)
     if cfg.stress:
         print(f"note: the {len(cfg.stress)} [[stress]] scenarios of this config are run by `hedgesim stress`",
               file=sys.stderr)
-    ds = sim.run(cfg, progress=not args.quiet, threads=args.threads, chunk_paths=args.chunk)
+    ds = sim.run(cfg, progress=not args.quiet, threads=args.threads, chunk_paths=args.chunk,
+                 convergence=args.convergence)
     if out:
         _write(ds, out)
     print(format_summary(ds))
+    if args.convergence:
+        from .adaptive import format_convergence
+
+        print(format_convergence(ds))
+    if ds.attrs.get("adaptive"):
+        import json
+
+        a = json.loads(ds.attrs["adaptive"])
+        print(f"adaptive run: {a['stopped']} after {a['paths']:,} paths (target SE {a['target_se']}, "
+              f"budget {a['max_paths']:,} paths)")
     if out:
         print(f"result written to {out}")
     return 0

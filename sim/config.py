@@ -103,13 +103,18 @@ def _fmt_bound(x: float | None) -> str:
 F = Field
 SCHEMA: dict[str, dict[str, Field]] = {
     "market": {
-        "model": F("str", "gbm", "", "price model of the spot index", choices=("gbm", "merton")),
+        "model": F("str", "gbm", "", "price model of the spot index", choices=("gbm", "merton", "kou")),
         "spot": F("float", 60_000.0, "USD", "index price at t=0", 0.0, 1e9, lo_open=True),
         "mu": F("float", 0.0, "1/yr", "drift of dS/S (annualised; log drift is mu - sigma^2/2)", -5.0, 5.0),
         "sigma": F("float", 0.6, "1/sqrt(yr)", "diffusion volatility (annualised)", 0.0, 5.0),
         "jump_intensity": F("float", 0.0, "1/yr", "expected number of jumps per year (merton)", 0.0, 1000.0),
         "jump_mean": F("float", 0.0, "log", "mean of the log jump size (merton)", -2.0, 2.0),
         "jump_std": F("float", 0.0, "log", "std of the log jump size (merton)", 0.0, 2.0),
+        "jump_up_prob": F("float", 0.5, "", "probability that a jump is upward (kou)", 0.0, 1.0),
+        "jump_up_mean": F("float", 0.02, "log", "mean size of an upward log jump, 1/eta_up (kou; < 1)", 0.0, 1.0,
+                          lo_open=True, hi_open=True),
+        "jump_down_mean": F("float", 0.02, "log", "mean size of a downward log jump, 1/eta_down (kou)", 0.0, 2.0,
+                            lo_open=True),
     },
     "funding": {
         "interval": F("duration", "8h", "duration", "time between funding payments", 60.0, 30 * 86400.0),
@@ -159,6 +164,15 @@ SCHEMA: dict[str, dict[str, Field]] = {
                        "(the horizon is always included)", 1.0, 10 * 365 * 86400.0),
         "value_threshold": F("float", None, "USD",
                              "report P(hedged value at the horizon < this threshold)", 0.0, 1e15),
+        "monitoring": F("str", "continuous", "", "liquidation between steps: Brownian-bridge maximum of the "
+                        "mark within each step (continuous) or only at the steps (discrete)",
+                        choices=("continuous", "discrete")),
+        "antithetic": F("bool", False, "", "pair path 2k+1 with path 2k using the negated normal shocks"),
+        "importance": F("tilt", "off", "", 'importance sampling of the price shocks: "off", "auto", or the '
+                        "drift shift over the horizon in units of sigma sqrt(T)"),
+        "target_se": F("target_se", None, "", 'add paths until the liquidation probability SE reaches this '
+                       '(absolute, e.g. 0.0005, or relative, e.g. "5%")'),
+        "max_paths": F("int", 10_000_000, "paths", "path budget of the adaptive mode (target_se)", 1, 1e9),
     },
     "output": {
         "path": F("str", "", "", 'result file (".zarr" or ".nc"); empty: results/<config name>.zarr on the CLI'),
@@ -419,6 +433,26 @@ def _check_field(section: str, key: str, field: Field, value: Any) -> Any:
         return value.strip()
     if kind == "tiers":
         return _check_tiers(name, value)
+    if kind == "tilt":
+        if isinstance(value, str) and value in ("off", "auto"):
+            return value
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                or not (-20.0 <= value <= 20.0):
+            raise ConfigError(f'{name} = {_show(value)}: expected "off", "auto" or a number in [-20, 20]')
+        return float(value)
+    if kind == "target_se":
+        if isinstance(value, str) and value.strip().endswith("%"):
+            try:
+                x = float(value.strip()[:-1])
+            except ValueError:
+                x = -1.0
+            if not (0.0 < x < 100.0):
+                raise ConfigError(f'{name} = {_show(value)}: a relative target must be in (0%, 100%), e.g. "5%"')
+            return value.strip()
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0.0 < value < 0.5):
+            raise ConfigError(f'{name} = {_show(value)}: expected an absolute SE in (0, 0.5) or a relative one '
+                              'such as "5%"')
+        return float(value)
     if kind == "durations":
         if not isinstance(value, list) or not value:
             raise ConfigError(f'{name} = {_show(value)}: expected a list of durations such as ["1d", "7d", "30d"]')
@@ -715,7 +749,7 @@ def _check_cross(cfg: Config) -> None:
     if m.model == "gbm":
         for key in ("jump_intensity", "jump_std", "jump_mean"):
             if f"market.{key}" in cfg.explicit and m[key] != 0.0:
-                raise ConfigError(f'market.{key} = {_show(m[key])}: jumps need market.model = "merton" '
+                raise ConfigError(f'market.{key} = {_show(m[key])}: jumps need market.model = "merton" or "kou" '
                                   f'(model is "gbm"); set the model or remove the key')
     if cfg.funding.stationary_std == 0.0 and "funding.corr_price" in cfg.explicit and cfg.funding.corr_price != 0:
         pass  # harmless: a constant funding rate has no shocks to correlate
@@ -753,10 +787,16 @@ def _check_price_range(cfg: Config) -> None:
     squares of USD and BTC amounts (a 10-year horizon at sigma 5 is far beyond it)."""
     m = cfg.market
     t = cfg.steps * cfg.dt_seconds / YEAR_SECONDS
-    lam = m.jump_intensity if m.model == "merton" else 0.0
-    k = math.expm1(m.jump_mean + 0.5 * m.jump_std**2) if lam > 0 else 0.0
-    mean = (m.mu - lam * k - 0.5 * m.sigma**2 + lam * m.jump_mean) * t
-    sd = math.sqrt((m.sigma**2 + lam * (m.jump_mean**2 + m.jump_std**2)) * t)
+    lam = m.jump_intensity if m.model in ("merton", "kou") else 0.0
+    if m.model == "kou":
+        p, u, d = m.jump_up_prob, m.jump_up_mean, m.jump_down_mean
+        k = p / (1.0 - u) + (1.0 - p) / (1.0 + d) - 1.0
+        j1, j2 = p * u - (1.0 - p) * d, 2.0 * (p * u * u + (1.0 - p) * d * d)
+    else:
+        k = math.expm1(m.jump_mean + 0.5 * m.jump_std**2) if lam > 0 else 0.0
+        j1, j2 = m.jump_mean, m.jump_mean**2 + m.jump_std**2
+    mean = (m.mu - lam * k - 0.5 * m.sigma**2 + lam * j1) * t
+    sd = math.sqrt((m.sigma**2 + lam * j2) * t)
     if abs(mean) + 8.0 * sd > MAX_LOG_RANGE:
         raise ConfigError(
             f"market: over simulation.horizon = {_show(cfg.simulation.horizon)} the log index would move by "

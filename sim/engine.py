@@ -101,15 +101,18 @@ def account_args(hedges: list[Hedge]) -> AccountArgs:
     )
 
 
-def market_args(mp: MarketParams, arrays: MarketArrays, report_steps: list[int]) -> MarketArgs:
+def market_args(mp: MarketParams, arrays: MarketArrays, report_steps: list[int], *, continuous: bool = False,
+                antithetic: bool = False, is_theta: float = 0.0, is_log_h: float = np.inf) -> MarketArgs:
     return MarketArgs(
         spot=mp.spot, log_drift=arrays.log_drift, vol=arrays.vol,
-        jump_rate_dt=mp.jump_rate_dt, jump_mean=mp.jump_mean, jump_std=mp.jump_std,
+        jump_rate_dt=mp.jump_rate_dt, model=int(mp.model), jump_mean=mp.jump_mean, jump_std=mp.jump_std,
+        jump_up_prob=mp.jump_up_prob, jump_up_mean=mp.jump_up_mean, jump_down_mean=mp.jump_down_mean,
         f0=mp.f0, f_mean=mp.f_mean, f_a=mp.f_a, f_w=np.ascontiguousarray(mp.f_w, dtype=np.float64), f_sd=mp.f_sd,
         b0=mp.b0, b_mean=mp.b_mean, b_a=mp.b_a, b_sd=mp.b_sd,
         chol=np.ascontiguousarray(mp.chol, dtype=np.float64),
         basis_add=arrays.basis_add, f_pin=arrays.f_pin,
-        report_steps=np.asarray(report_steps, dtype=np.int64), steps=int(mp.steps),
+        report_steps=np.asarray(report_steps, dtype=np.int64), continuous=bool(continuous),
+        antithetic=bool(antithetic), is_theta=float(is_theta), is_log_h=float(is_log_h), steps=int(mp.steps),
         funding_every=int(mp.funding_every),
         dt_days=mp.dt_years * 365.0,
     )
@@ -123,7 +126,8 @@ def allocate_outputs(paths: int, variants: int, save_paths: int, n_save: int, n_
         index_at=np.empty((paths, n_report)), mark_T=np.empty(paths),
         liquidated=np.empty(shape, dtype=np.bool_),
         liquidation_time=np.empty(shape, dtype=np.float32),
-        value_at=np.empty((paths, variants, n_report)), funding=np.empty(shape), funding_usd=np.empty(shape),
+        value_at=np.empty((paths, variants, n_report)), log_weight=np.empty(paths),
+        funding=np.empty(shape), funding_usd=np.empty(shape),
         fees=np.empty(shape), min_margin_level=np.empty(shape), required_collateral=np.empty(shape),
         max_drawdown=np.empty(shape),
         saved=np.full((save_paths, n_save, 4), np.nan),
@@ -214,7 +218,9 @@ def simulate(cfg: Config, paths: int | None = None, seed: int | None = None, *,
     mp = MarketParams.from_config(cfg)
     arrays = baseline_arrays(mp) if stress is None else stressed_arrays(cfg, mp, stress)
     report_steps = cfg.report_steps
-    mk = market_args(mp, arrays, report_steps)
+    theta, log_h = importance_tilt(cfg, mp, hedges[0])
+    mk = market_args(mp, arrays, report_steps, continuous=cfg.simulation.monitoring == "continuous",
+                     antithetic=cfg.simulation.antithetic, is_theta=theta, is_log_h=log_h)
     acc = account_args(hedges)
     save_k = max(0, min(cfg.simulation.save_paths, paths) - first_path)
     save_every = cfg.save_every
@@ -259,8 +265,33 @@ def simulate(cfg: Config, paths: int | None = None, seed: int | None = None, *,
                   chunk_paths=chunk, info=info)
 
 
-def replay(cfg: Config, path: str) -> RawRun:
-    """Run the config's hedge(s) along a price path read from a CSV (one 'path')."""
+def importance_tilt(cfg: Config, mp: MarketParams, hedge: Hedge) -> tuple[float, float]:
+    """(shift of each price shock in its own std units, log mark level where the tilt stops).
+
+    ``simulation.importance`` = a number x shifts the log index by x sigma sqrt(T) over the
+    horizon (x / sqrt(steps) per step); "auto" picks x so that the shifted drift carries
+    the index to the liquidation price of the first hedge variant by the horizon, so that
+    about half the paths liquidate. The tilt applies until the mark first reaches the
+    liquidation price (it then has done its job), so the likelihood ratio is that of the
+    path up to liquidation (optional stopping; unbiased for every statistic)."""
+    imp = cfg.simulation.importance
+    if imp == "off" or mp.vol_sqrt_dt == 0.0:
+        return 0.0, np.inf
+    lp = hedge.liquidation_price
+    log_h = math.log(lp) if math.isfinite(lp) else np.inf
+    if imp == "auto":
+        if not math.isfinite(log_h):
+            return 0.0, np.inf
+        distance = log_h - math.log(hedge.entry) - mp.log_drift_dt * mp.steps
+        theta = max(distance, 0.0) / (mp.vol_sqrt_dt * mp.steps)
+    else:
+        theta = float(imp) / math.sqrt(mp.steps)
+    return theta, log_h
+
+
+def replay(cfg: Config, path: str, check_path: np.ndarray | None = None) -> RawRun:
+    """Run the config's hedge(s) along a price path read from a CSV (one 'path').
+    ``check_path`` (same grid) is the mark checked for liquidation, e.g. bar highs."""
     dims, vcfgs = variants(cfg)
     s_path, m_path, f_path, steps = replay_paths(cfg, MarketParams.from_config(cfg), path)
     # the hedge is sized and entered on the file's first price
@@ -274,7 +305,8 @@ def replay(cfg: Config, path: str) -> RawRun:
     mk = market_args(mp, baseline_arrays(mp), report_steps)
     out = allocate_outputs(1, len(hedges), 0, 1, len(report_steps))
     t0 = time.perf_counter()
-    replay_accounts(s_path, m_path, f_path, mk, account_args(hedges), out)
+    replay_accounts(s_path, m_path, m_path if check_path is None else check_path, f_path, mk,
+                    account_args(hedges), out)
     return RawRun(cfg=cfg, paths=1, seed=0, hedges=hedges, sweep=dims, report_steps=report_steps, market=mp,
                   outputs=out, save_every=1, wall_time=time.perf_counter() - t0, threads=1, chunk_paths=1,
                   info={"replay": str(path)})

@@ -37,8 +37,12 @@ class MarketArgs(NamedTuple):
     log_drift: np.ndarray  # (steps + 1,) deterministic log increment of step i (drift; index shocks)
     vol: np.ndarray  # (steps + 1,) sigma sqrt(dt) of step i (times any volatility multiplier)
     jump_rate_dt: float
-    jump_mean: float
+    model: int  # 0 gbm, 1 merton, 2 kou
+    jump_mean: float  # merton
     jump_std: float
+    jump_up_prob: float  # kou
+    jump_up_mean: float
+    jump_down_mean: float
     f0: float
     f_mean: float
     f_a: float  # funding OU decay over one funding interval
@@ -52,6 +56,10 @@ class MarketArgs(NamedTuple):
     basis_add: np.ndarray  # (steps + 1,) shock added to the basis after step i's OU step
     f_pin: np.ndarray  # (n_funding + 1,) funding pinned at funding time k (NaN: model rate)
     report_steps: np.ndarray  # (R,) int64 steps at which values are reported; the last is `steps`
+    continuous: bool  # liquidation checked on the Brownian-bridge maximum of the mark in each step
+    antithetic: bool  # path 2k+1 of a block replays path 2k's normal shocks negated
+    is_theta: float  # importance sampling: shift of each price shock (in shock std units); 0 = off
+    is_log_h: float  # ... applied while the running max log mark is below this level
     steps: int
     funding_every: int  # steps per funding interval
     dt_days: float
@@ -81,6 +89,7 @@ class PathOutputs(NamedTuple):
     liquidated: np.ndarray  # (n, V) bool
     liquidation_time: np.ndarray  # (n, V) float32, days, NaN if never
     value_at: np.ndarray  # (n, V, R) USD, stack + hedge account closed at the report steps
+    log_weight: np.ndarray  # (n,) log likelihood ratio of the path (0 without importance sampling)
     funding: np.ndarray  # (n, V) margin currency, + received
     funding_usd: np.ndarray  # (n, V) USD valued at the index when received
     fees: np.ndarray  # (n, V) margin currency
@@ -91,7 +100,7 @@ class PathOutputs(NamedTuple):
 
 
 @njit(cache=True, parallel=True)
-def simulate_chunk(first_path, total_paths, g_price, g_funding, g_basis, g_jumps,
+def simulate_chunk(first_path, total_paths, g_price, g_funding, g_basis, g_jumps, g_monitor,
                    mk, acc, save_every, save_first, out):
     """Simulate the blocks of one chunk. ``first_path`` is a multiple of BLOCK; generator
     lists hold one generator per block of the chunk, in block order."""
@@ -101,11 +110,12 @@ def simulate_chunk(first_path, total_paths, g_price, g_funding, g_basis, g_jumps
         start = b * BLOCK
         n_here = min(BLOCK, total_paths - first_path - start)
         _simulate_block(first_path + start, start, n_here, g_price[b], g_funding[b], g_basis[b],
-                        g_jumps[b], mk, acc, save_every, save_first, out)
+                        g_jumps[b], g_monitor[b], mk, acc, save_every, save_first, out)
 
 
 @njit(cache=True)
-def _simulate_block(global_first, local_first, n_paths, gp, gf, gb, gj, mk, acc, save_every, save_first, out):
+def _simulate_block(global_first, local_first, n_paths, gp, gf, gb, gj, gm, mk, acc, save_every, save_first,
+                    out):
     """Per path: one market pass writes the index, mark and funding path into small scratch
     buffers (a few KB, cache-resident); then each hedge account runs along them with its
     state in local variables. All accounts see the same market path (common random numbers)."""
@@ -113,7 +123,9 @@ def _simulate_block(global_first, local_first, n_paths, gp, gf, gb, gj, mk, acc,
     n_funding = steps // mk.funding_every
     s_path = np.empty(steps + 1)
     m_path = np.empty(steps + 1)
+    c_path = np.empty(steps + 1)  # mark checked for liquidation: bridge maximum within the step
     f_path = np.empty(n_funding + 1)
+    shocks = np.empty((3, steps + 1))  # antithetic: the even path's price, basis, funding normals
     eq_path = np.empty(steps // save_every + 1)
     coef = _market_coefficients(mk)
     n_saved_paths = out.saved.shape[0]
@@ -121,14 +133,16 @@ def _simulate_block(global_first, local_first, n_paths, gp, gf, gb, gj, mk, acc,
     for j in range(n_paths):
         gi = global_first + j
         li = local_first + j
-        _market_path(gp, gf, gb, gj, mk, coef, s_path, m_path, f_path)
+        mirror = mk.antithetic and (j % 2 == 1)  # blocks start at even paths: pairs never straddle
+        out.log_weight[li] = _market_path(gp, gf, gb, gj, gm, mk, coef, s_path, m_path, c_path, f_path,
+                                          shocks, mirror)
         for r in range(mk.report_steps.shape[0]):
             out.index_at[li, r] = s_path[mk.report_steps[r]]
         out.mark_T[li] = m_path[steps]
         si = gi - save_first  # row in out.saved (paths save_first, save_first + 1, ...)
         save = 0 <= si < n_saved_paths
         for v in range(V):
-            _account_path(v, acc, mk, s_path, m_path, f_path, li, out, save and v == 0, save_every, eq_path)
+            _account_path(v, acc, mk, s_path, m_path, c_path, f_path, li, out, save and v == 0, save_every, eq_path)
         if save:
             for k in range(steps // save_every + 1):
                 i = k * save_every
@@ -154,15 +168,22 @@ def _market_coefficients(mk):
 
 
 @njit(cache=True, inline="always")
-def _market_path(gp, gf, gb, gj, mk, coef, s_path, m_path, f_path):
-    """Index S, mark M = S (1 + b) at every step; funding f at every funding time
-    (f_path[k] = rate at t_k, the rate paid there before clamping).
+def _market_path(gp, gf, gb, gj, gm, mk, coef, s_path, m_path, c_path, f_path, shocks, mirror):
+    """Index S, mark M = S (1 + b) and checked mark at every step; funding f at every
+    funding time (f_path[k] = rate at t_k, before clamping). Returns the path's log
+    likelihood ratio (importance sampling; 0 otherwise).
 
     The basis draws one normal u per step for its part orthogonal to the price,
     c21 e2 + c22 e3 = r u. The funding innovation over an interval needs sum_j w_j e2_j;
     given the u_j it is (c21 / r) sum_j w_j u_j plus an independent rest, which joins the
     one fresh normal funding draws per interval. Two normals per step, exact for any
     correlation matrix.
+
+    Continuous monitoring: given the step's end points, the maximum of the log mark within
+    the step is that of a Brownian bridge with the step's variance, sampled exactly by
+    inversion, m = (x0 + x1 + sqrt((x1 - x0)^2 - 2 v log U)) / 2; jumps are placed at the
+    end of the step. The account checks liquidation on this maximum (the worst mark for a
+    short), so a crossing between two steps is not missed.
     """
     c10, c20, r_b, f_u, f_rest_sd = coef
     steps = mk.steps
@@ -170,29 +191,65 @@ def _market_path(gp, gf, gb, gj, mk, coef, s_path, m_path, f_path):
     jumps_on = mk.jump_rate_dt > 0.0
     funding_on = mk.f_sd > 0.0
     basis_on = mk.b_sd > 0.0
+    sign = -1.0 if mirror else 1.0
+    theta = mk.is_theta
+    log_w = 0.0
+    tilting = theta != 0.0
     log_s = math.log(mk.spot)
     bs = mk.b0
     f = mk.f0
     s_path[0] = mk.spot
     m_path[0] = mk.spot * (1.0 + bs)
+    c_path[0] = m_path[0]
     f_path[0] = f
+    log_m_prev = math.log(m_path[0])
     acc1 = 0.0  # weighted price shocks of the current funding interval
     acc2 = 0.0  # weighted basis-only shocks u of the current funding interval
     k = 0  # step within the funding interval
     n_f = 0
     next_jump = gj.standard_exponential() / mk.jump_rate_dt if jumps_on else np.inf
     for i in range(1, steps + 1):
-        e1 = gp.standard_normal()
+        if mirror:
+            z = -shocks[0, i]
+            u = -shocks[1, i]
+        else:
+            z = gp.standard_normal()
+            u = gb.standard_normal() if basis_on else 0.0
+            shocks[0, i] = z
+            shocks[1, i] = u
+        e1 = z
+        if tilting:  # importance sampling: shift the price shock, carry the likelihood ratio
+            e1 = z + theta
+            log_w += -theta * z - 0.5 * theta * theta
         dlog = mk.log_drift[i] + mk.vol[i] * e1
+        jump = 0.0
         while next_jump <= i:  # exact Poisson count of jumps in (i-1, i]
-            dlog += mk.jump_mean + mk.jump_std * gj.standard_normal()
+            if mk.model == 2:  # kou: asymmetric double exponential
+                if gj.random() < mk.jump_up_prob:
+                    jump += mk.jump_up_mean * gj.standard_exponential()
+                else:
+                    jump -= mk.jump_down_mean * gj.standard_exponential()
+            else:
+                jump += mk.jump_mean + mk.jump_std * gj.standard_normal()
             next_jump += gj.standard_exponential() / mk.jump_rate_dt
-        log_s += dlog
+        log_s += dlog + jump
         s = math.exp(log_s)
-        u = gb.standard_normal() if basis_on else 0.0
         bs = ou_step(bs, mk.b_mean, mk.b_a, mk.b_sd, c20 * e1 + r_b * u) + mk.basis_add[i]
         s_path[i] = s
-        m_path[i] = s * (1.0 + bs)
+        m = s * (1.0 + bs)
+        m_path[i] = m
+        if mk.continuous:
+            x1 = math.log(m)
+            x1d = x1 - jump  # jumps at the end of the step
+            var = mk.vol[i] * mk.vol[i] + mk.b_sd * mk.b_sd + 2.0 * c20 * mk.vol[i] * mk.b_sd
+            d = x1d - log_m_prev
+            top = 0.5 * (log_m_prev + x1d + math.sqrt(d * d - 2.0 * var * math.log(1.0 - gm.random())))
+            c_path[i] = max(math.exp(top), m)
+            log_m_prev = x1
+        else:
+            c_path[i] = m
+        if tilting and math.log(c_path[i]) >= mk.is_log_h:
+            tilting = False  # past the threshold: back to the model's own measure
         if funding_on:
             acc1 += mk.f_w[k] * e1
             acc2 += mk.f_w[k] * u
@@ -200,19 +257,25 @@ def _market_path(gp, gf, gb, gj, mk, coef, s_path, m_path, f_path):
         if k == k_f:
             k = 0
             n_f += 1
-            z = 0.0
+            zf = 0.0
             if funding_on:
-                z = c10 * acc1 + f_u * acc2 + f_rest_sd * gf.standard_normal()
+                if mirror:
+                    r = -shocks[2, n_f]
+                else:
+                    r = gf.standard_normal()
+                    shocks[2, n_f] = r
+                zf = c10 * acc1 + f_u * acc2 + f_rest_sd * r
                 acc1 = 0.0
                 acc2 = 0.0
-            f = mk.f_mean + (f - mk.f_mean) * mk.f_a + z
+            f = mk.f_mean + (f - mk.f_mean) * mk.f_a + zf
             if not math.isnan(mk.f_pin[n_f]):  # stress: funding pinned (the state too)
                 f = mk.f_pin[n_f]
             f_path[n_f] = f
+    return log_w
 
 
 @njit(cache=True, inline="always")
-def _account_path(v, acc, mk, s_path, m_path, f_path, li, out, save, save_every, eq_path):
+def _account_path(v, acc, mk, s_path, m_path, c_path, f_path, li, out, save, save_every, eq_path):
     """One hedge account along one market path; writes its per-path results."""
     steps = mk.steps
     k_f = mk.funding_every
@@ -248,10 +311,13 @@ def _account_path(v, acc, mk, s_path, m_path, f_path, li, out, save, save_every,
         s = s_path[i]
         mark = m_path[i]
         pv = size / mark if inverse else size * mark  # position value, margin currency
-        mm = maintenance_margin(pv, acc.tier_limits, acc.tier_rates, acc.tier_deductions, t0, t1)
+        # the check uses the worst mark of the step (its end, or the bridge maximum)
+        cm = c_path[i]
+        pv_c = pv if cm == mark else (size / cm if inverse else size * cm)
+        mm = maintenance_margin(pv_c, acc.tier_limits, acc.tier_rates, acc.tier_deductions, t0, t1)
         # uPnL + funding - open fee: short inverse Q/M - Q/E, short linear qE - qM
-        pnl = (pv - pv_entry if inverse else pv_entry - pv) + fund_h - fee_open
-        req = max(req, mm - pnl)
+        pnl_c = (pv_c - pv_entry if inverse else pv_entry - pv_c) + fund_h - fee_open
+        req = max(req, mm - pnl_c)
         pay = 0.0
         k += 1
         funding_time = k == k_f
@@ -261,16 +327,18 @@ def _account_path(v, acc, mk, s_path, m_path, f_path, li, out, save, save_every,
             pay = pv * min(max(f_path[n_f], -cap), cap)
             fund_h += pay
         if not liq:
-            eq = collateral + pnl
-            if mm > 0.0 and eq < min_ml * mm:
-                min_ml = eq / mm
-            if size > 0.0 and eq <= mm:
+            eq_c = collateral + pnl_c
+            if mm > 0.0 and eq_c < min_ml * mm:
+                min_ml = eq_c / mm
+            if size > 0.0 and eq_c <= mm:
                 liq = True
                 liq_t = i * mk.dt_days
                 fund_liq = fund_h - pay
                 equity = 0.0
             else:
-                equity = eq + pay
+                # equity at the step's end mark, plus funding paid at it
+                pnl = (pv - pv_entry if inverse else pv_entry - pv) + fund_h - pay - fee_open
+                equity = collateral + pnl + pay
                 if funding_time:
                     fund_usd += pay * s if inverse else pay
         value = (stack + equity) * s if inverse else stack * s + equity
@@ -298,12 +366,15 @@ def _account_path(v, acc, mk, s_path, m_path, f_path, li, out, save, save_every,
 
 
 @njit(cache=True)
-def replay_accounts(s_path, m_path, f_path, mk, acc, out):
+def replay_accounts(s_path, m_path, c_path, f_path, mk, acc, out):
     """Run every hedge account along one given market path (historical or stress replay)
-    with exactly the arithmetic of the simulation; ``out`` holds one path."""
+    with exactly the arithmetic of the simulation; ``out`` holds one path. ``c_path`` is
+    the mark checked for liquidation at each step (e.g. the bar's high for a short; pass
+    ``m_path`` to check the close)."""
     eq_path = np.empty(1)
+    out.log_weight[0] = 0.0
     for v in range(acc.kind.shape[0]):
-        _account_path(v, acc, mk, s_path, m_path, f_path, 0, out, False, 1, eq_path)
+        _account_path(v, acc, mk, s_path, m_path, c_path, f_path, 0, out, False, 1, eq_path)
     for r in range(mk.report_steps.shape[0]):
         out.index_at[0, r] = s_path[mk.report_steps[r]]
     out.mark_T[0] = m_path[mk.steps]

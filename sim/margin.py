@@ -132,7 +132,7 @@ def run_margin(cfg, targets: list[float], **run_kw) -> tuple[xr.Dataset, str]:
     for v, h in enumerate(raw.hedges):
         pv_entry = h.size / h.entry if h.kind == 0 else h.size * h.entry
         if direct:
-            part = _direct_curve(cfg, h, targets, raw.seed, raw.paths, run_kw)
+            part = _direct_curve(cfg, h, targets, raw.seed, raw.paths, run_kw, r_all[:, v])
         else:
             part = margin_dataset(r_all[:, v], targets, h.collateral, pv_entry, h.margin_unit)
         parts.append(part)
@@ -170,26 +170,37 @@ def _on_grid(part: xr.Dataset, r: np.ndarray, grid: np.ndarray) -> xr.Dataset:
     return out
 
 
-def _direct_curve(cfg, hedge, targets, seed, paths, run_kw) -> xr.Dataset:
+def _direct_curve(cfg, hedge, targets, seed, paths, run_kw, r=None) -> xr.Dataset:
     """hedge_collateral = true: the hedge grows with the collateral, so the identity does
     not hold; evaluate a grid of collateral levels as a sweep on the same paths (common
     random numbers). The minimum collateral is then the smallest grid level meeting the
-    target (no order-statistic interval)."""
+    target (no order-statistic interval).
+
+    The grid runs from 0 to ``top``: at least 4x the configured collateral, and far enough
+    for the smallest resolvable target. With R scaling with the hedge size Q = h (N + C) S_0,
+    the level meeting a target is about C* = q N / (N + C_0 - q), q the (1 - p) quantile of R
+    at the configured C_0; if the grid still misses a resolvable target it is doubled
+    (at most 4 times)."""
     from . import engine
     from .config import ConfigError
 
     base = cfg.without_sweep()
-    levels = []
-    for c in np.linspace(0.0, max(4.0 * hedge.collateral, 0.05), 41)[1:]:
-        try:
-            engine.resolve_hedge(base.replace({"position.collateral": float(c)}))
-            levels.append(round(float(c), 12))
-        except ConfigError:  # below the initial maintenance margin: not a valid level
-            continue
-    raw = engine.simulate(base.with_sweep({"position.collateral": levels}), paths=paths, seed=seed, **run_kw)
+    n = int(paths)
+    c0 = hedge.collateral
+    top = max(4.0 * c0, 0.05)
+    resolvable = [t for t in targets if n * t >= MIN_EVENTS]
+    if r is not None and resolvable and hedge.stack > 0:
+        finite = r[np.isfinite(r)]
+        q = float(np.quantile(finite, 1.0 - min(resolvable))) if finite.size else math.nan
+        if 0.0 < q < hedge.stack + c0:
+            top = max(top, 1.5 * q * hedge.stack / (hedge.stack + c0 - q))
+    for _ in range(5):
+        raw, levels = _grid_run(engine, base, top, paths, seed, run_kw, ConfigError)
+        p = raw.outputs.liquidated.mean(axis=0)
+        if all((p <= t).any() for t in resolvable):
+            break
+        top *= 2.0
     liq = raw.outputs.liquidated  # (n, G)
-    n = liq.shape[0]
-    p = liq.mean(axis=0)
     ci = np.array([wilson_interval(float(k), n) for k in liq.sum(axis=0)])
     pv = np.array([h.size / h.entry if h.kind == 0 else h.size * h.entry for h in raw.hedges])
     grid = np.asarray(levels)
@@ -221,6 +232,20 @@ def _direct_curve(cfg, hedge, targets, seed, paths, run_kw) -> xr.Dataset:
     )
     ds.attrs["position_value_at_entry"] = math.nan
     return ds
+
+
+def _grid_run(engine, base, top, paths, seed, run_kw, ConfigError):
+    """One sweep run over 40 collateral levels in (0, top] (levels below the initial
+    maintenance margin are left out)."""
+    levels = []
+    for c in np.linspace(0.0, top, 41)[1:]:
+        try:
+            engine.resolve_hedge(base.replace({"position.collateral": float(c)}))
+            levels.append(round(float(c), 12))
+        except ConfigError:  # below the initial maintenance margin: not a valid level
+            continue
+    raw = engine.simulate(base.with_sweep({"position.collateral": levels}), paths=paths, seed=seed, **run_kw)
+    return raw, levels
 
 
 def format_margin(ds: xr.Dataset, raw, dims: list[str], tiered: bool) -> str:

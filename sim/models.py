@@ -22,7 +22,13 @@ from .config import Config, YEAR_SECONDS, correlation_matrix, parse_duration
 
 GBM = 0
 MERTON = 1
-MODEL_CODES = {"gbm": GBM, "merton": MERTON}
+KOU = 2
+MODEL_CODES = {"gbm": GBM, "merton": MERTON, "kou": KOU}
+
+
+def kou_compensator(jump_intensity: float, p_up: float, up_mean: float, down_mean: float) -> float:
+    """lam * k with k = E[e^Y] - 1 for the asymmetric double-exponential log jump Y."""
+    return jump_intensity * (p_up / (1.0 - up_mean) + (1.0 - p_up) / (1.0 + down_mean) - 1.0)
 
 
 def merton_compensator(jump_intensity: float, jump_mean: float, jump_std: float) -> float:
@@ -78,6 +84,9 @@ class MarketParams:
     jump_rate_dt: float  # lam dt: expected jumps per step
     jump_mean: float
     jump_std: float
+    jump_up_prob: float  # kou
+    jump_up_mean: float
+    jump_down_mean: float
     f0: float
     f_mean: float
     f_a: float  # OU decay over one funding interval
@@ -96,9 +105,14 @@ class MarketParams:
     def from_config(cls, cfg: Config) -> "MarketParams":
         m, f, b = cfg.market, cfg.funding, cfg.basis
         dt = cfg.dt_years
-        jumps = m.model == "merton" and m.jump_intensity > 0
+        jumps = m.model in ("merton", "kou") and m.jump_intensity > 0
         lam = m.jump_intensity if jumps else 0.0
-        comp = merton_compensator(lam, m.jump_mean, m.jump_std) if jumps else 0.0
+        if not jumps:
+            comp = 0.0
+        elif m.model == "kou":
+            comp = kou_compensator(lam, m.jump_up_prob, m.jump_up_mean, m.jump_down_mean)
+        else:
+            comp = merton_compensator(lam, m.jump_mean, m.jump_std)
         f_a, f_w, f_sd = ou_interval_weights(parse_duration(f.half_life) / YEAR_SECONDS, f.stationary_std, dt,
                                              cfg.funding_every)
         b_a, b_sd = ou_coefficients(parse_duration(b.half_life) / YEAR_SECONDS, b.stationary_std, dt)
@@ -110,6 +124,9 @@ class MarketParams:
             jump_rate_dt=lam * dt,
             jump_mean=m.jump_mean,
             jump_std=m.jump_std,
+            jump_up_prob=m.jump_up_prob,
+            jump_up_mean=m.jump_up_mean,
+            jump_down_mean=m.jump_down_mean,
             f0=f.initial, f_mean=f.mean, f_a=f_a, f_w=f_w, f_sd=f_sd,
             b0=b.initial, b_mean=b.mean, b_a=b_a, b_sd=b_sd,
             chol=shock_cholesky(cfg),

@@ -50,6 +50,7 @@ PER_PATH = {
     "min_margin_level": ("1", "minimum of equity / maintenance margin while open (NaN: no maintenance)"),
     "required_collateral": ("{m}", "smallest collateral that avoids liquidation on this path (SPEC §5)"),
     "max_drawdown": ("USD", "maximum peak-to-trough fall of the hedged portfolio value"),
+    "weight": ("1", "importance-sampling likelihood ratio of the path (estimates are weighted by it)"),
 }
 
 
@@ -111,6 +112,8 @@ def build_dataset(raw: RawRun) -> xr.Dataset:
     if R > 1:
         coords["time"] = ("time", np.asarray(raw.report_steps) * raw.market.dt_years * 365.0,
                           {"units": "days", "long_name": "report time"})
+    if np.any(o.log_weight != 0.0):
+        data["weight"] = (("path",), np.exp(o.log_weight))
     ds = xr.Dataset(coords=coords)
     for name, (d, values) in data.items():
         units, long_name = PER_PATH[name]
@@ -159,6 +162,10 @@ def build_dataset(raw: RawRun) -> xr.Dataset:
         "sweep": json.dumps({k: v for _, k, v in raw.sweep}),
         "stress": json.dumps(raw.info.get("stress")) if raw.info.get("stress") else "",
         "replay": raw.info.get("replay", ""),
+        "monitoring": cfg.simulation.monitoring,
+        "antithetic": int(cfg.simulation.antithetic),
+        "importance": str(cfg.simulation.importance),
+        "adaptive": json.dumps(raw.info["adaptive"]) if "adaptive" in raw.info else "",
         "wall_time_s": float(raw.wall_time),
         "path_steps_per_second": float(n * raw.market.steps / raw.wall_time) if raw.wall_time > 0 else math.nan,
         "variants": int(V),
@@ -187,6 +194,8 @@ def summarize(ds: xr.Dataset) -> xr.Dataset:
     ds = ds.assign_coords(level=("level", LEVELS), quantile=("quantile", QUANTILES),
                           portfolio=("portfolio", PORTFOLIOS))
 
+    if "weight" in ds:
+        return _summarize_weighted(ds, m_unit)
     liq = xr.apply_ufunc(
         lambda x: np.array(stats.proportion(x)), ds["liquidated"],
         input_core_dims=[["path"]], output_core_dims=[["_stat"]], vectorize=True,
@@ -289,6 +298,84 @@ def summarize(ds: xr.Dataset) -> xr.Dataset:
     return ds
 
 
+def _summarize_weighted(ds: xr.Dataset, m_unit: str) -> xr.Dataset:
+    """Importance sampling: every estimate weighted by the path's likelihood ratio.
+
+    The liquidation probability is the plain IS estimator mean(w 1{liq}) with its SE and
+    a normal 95 % interval; distribution statistics (VaR, ES, quantiles, means) use the
+    self-normalised weights w / sum(w), with delta-method SEs for means and ES (VaR SE is
+    not given: NaN). ``effective_sample_size`` = (sum w)^2 / sum w^2."""
+    w = ds["weight"]
+
+    def wapply(fn, x, out_dims, **kw):
+        return xr.apply_ufunc(fn, x, w, input_core_dims=[["path"], ["path"]], output_core_dims=[out_dims],
+                              vectorize=True, **kw)
+
+    liq = wapply(lambda x, ww: np.array(stats.weighted_proportion(x, ww)), ds["liquidated"], ["_stat"])
+    for k, suffix in enumerate(["", "_se", "_low", "_high"]):
+        ds["liquidation_probability" + suffix] = liq.isel(_stat=k).assign_attrs(
+            units="1", long_name="importance-sampling estimate of the liquidation probability" + (
+                "" if not suffix else f" ({suffix[1:]}; normal 95 % interval)"))
+    ds["effective_sample_size"] = xr.DataArray(stats.effective_sample_size(w.values)).assign_attrs(
+        units="paths", long_name="(sum w)^2 / sum w^2")
+    pnl = xr.concat([ds["hedged_pnl"], ds["unhedged_pnl"]], dim=xr.DataArray(PORTFOLIOS, dims="portfolio"))
+    pnl = pnl.drop_vars("portfolio").assign_coords(portfolio=PORTFOLIOS)
+
+    def _risk(x, ww):
+        v, e = stats.weighted_var_es(x, ww, LEVELS)
+        se = np.empty(LEVELS.size)
+        wn = ww / ww.mean()
+        for j, a in enumerate(LEVELS):
+            phi = v[j] + np.maximum(-x - v[j], 0.0) / (1 - a)
+            se[j] = np.std(wn * (phi - e[j]), ddof=1) / np.sqrt(x.size)
+        return np.stack([v, np.full(LEVELS.size, np.nan), e, se])
+
+    risk = wapply(_risk, pnl, ["_stat", "level"]).assign_coords(level=LEVELS)
+    for k, (name, ln) in enumerate([("var", "value at risk of PnL (positive = loss), IS-weighted"),
+                                    ("var_se", "not available under importance sampling"),
+                                    ("es", "expected shortfall of PnL (positive = loss), IS-weighted"),
+                                    ("es_se", "standard error of ES (delta method, IS-weighted)")]):
+        ds[name] = risk.isel(_stat=k).assign_attrs(units="USD", long_name=ln)
+
+    def _moments(x, ww):
+        wn = ww / ww.sum()
+        m = float(np.sum(wn * x))
+        sd = float(np.sqrt(np.sum(wn * (x - m) ** 2)))
+        se = float(np.std((ww / ww.mean()) * (x - m), ddof=1) / np.sqrt(x.size))
+        return np.array([m, se, sd])
+
+    mom = wapply(_moments, pnl, ["_stat"])
+    ds["pnl_mean"] = mom.isel(_stat=0).assign_attrs(units="USD", long_name="mean PnL (IS-weighted)")
+    ds["pnl_mean_se"] = mom.isel(_stat=1).assign_attrs(units="USD", long_name="standard error of the mean PnL")
+    ds["pnl_std"] = mom.isel(_stat=2).assign_attrs(units="USD", long_name="standard deviation of PnL")
+    ds["pnl_quantile"] = wapply(lambda x, ww: stats.weighted_quantiles(x, ww, QUANTILES), pnl,
+                                ["quantile"]).assign_coords(quantile=QUANTILES).assign_attrs(
+        units="USD", long_name="quantiles of PnL (IS-weighted)")
+    vm = wapply(_moments, xr.concat([ds["hedged_value"], ds["unhedged_value"]], dim="_p"), ["_stat"])
+    var_h, var_u = vm.isel(_stat=2, _p=0) ** 2, vm.isel(_stat=2, _p=1) ** 2
+    ds["hedge_effectiveness"] = xr.where(var_u > 0, 1.0 - var_h / var_u.where(var_u > 0), np.nan).assign_attrs(
+        units="1", long_name="1 - Var(hedged PnL) / Var(unhedged PnL), IS-weighted")
+    for name, src, units, ln in [
+        ("funding_mean", "funding", m_unit, "mean funding received (negative: paid)"),
+        ("funding_usd_mean", "funding_usd", "USD", "mean funding received, valued in USD when received"),
+        ("fees_mean", "fees", m_unit, "mean taker fees paid"),
+        ("max_drawdown_mean", "max_drawdown", "USD", "mean maximum drawdown of the hedged portfolio"),
+    ]:
+        fm = wapply(_moments, ds[src], ["_stat"])
+        ds[name] = fm.isel(_stat=0).assign_attrs(units=units, long_name=ln + " (IS-weighted)")
+        ds[name + "_se"] = fm.isel(_stat=1).assign_attrs(units=units, long_name="standard error of " + name)
+    for name, src, units in [("liquidation_time_quantile", "liquidation_time", "days"),
+                             ("funding_quantile", "funding", m_unit), ("max_drawdown_quantile", "max_drawdown", "USD")]:
+        def _wq(x, ww):
+            ok = ~np.isnan(x)
+            return stats.weighted_quantiles(x[ok], ww[ok], QUANTILES) if ok.any() else np.full(QUANTILES.size, np.nan)
+        ds[name] = wapply(_wq, ds[src], ["quantile"]).assign_coords(quantile=QUANTILES).assign_attrs(
+            units=units, long_name=f"quantiles of {src} (IS-weighted)")
+    ds["level"].attrs = {"units": "1", "long_name": "confidence level of VaR / ES"}
+    ds["quantile"].attrs = {"units": "1", "long_name": "probability level of the quantile"}
+    return ds
+
+
 def _nanquantiles(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
     x = x[~np.isnan(x)]
@@ -317,7 +404,7 @@ SUMMARY_VARS = [
     "liquidation_time_quantile", "funding_quantile", "max_drawdown_quantile", "es_hedged_minus_unhedged",
     "es_hedged_minus_unhedged_se", "liquidation_probability_vs_base", "liquidation_probability_vs_base_se",
     "es_hedged_vs_base", "es_hedged_vs_base_se", "shortfall_probability", "shortfall_probability_se",
-    "shortfall_probability_low", "shortfall_probability_high",
+    "shortfall_probability_low", "shortfall_probability_high", "effective_sample_size",
 ]
 
 

@@ -24,7 +24,8 @@ PRICE = 0  # diffusion shocks of the index
 FUNDING = 1  # funding OU shocks
 BASIS = 2  # basis OU shocks
 JUMPS = 3  # jump arrival times and sizes
-STREAMS = (PRICE, FUNDING, BASIS, JUMPS)
+MONITOR = 4  # uniforms of the Brownian-bridge maximum (continuous monitoring)
+STREAMS = (PRICE, FUNDING, BASIS, JUMPS, MONITOR)
 N_STREAMS = len(STREAMS)
 
 

@@ -107,3 +107,53 @@ def es_influence(pnl: np.ndarray, level: float) -> tuple[np.ndarray, float]:
     var = top.min()
     phi = var + np.maximum(losses - var, 0.0) / (1.0 - level)
     return phi, float(top.mean())
+
+
+# --------------------------------------------------------------------------- weighted (importance sampling)
+
+
+def weighted_proportion(flags: np.ndarray, w: np.ndarray) -> tuple[float, float, float, float]:
+    """Importance-sampling estimate of P(flag): mean of w 1{flag}, its SE, and a normal
+    95 % interval clipped to [0, 1]."""
+    x = np.asarray(w, dtype=np.float64) * np.asarray(flags, dtype=np.float64)
+    n = x.size
+    p = float(x.mean())
+    se = float(x.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan
+    return p, se, max(0.0, p - Z95 * se), min(1.0, p + Z95 * se)
+
+
+def effective_sample_size(w: np.ndarray) -> float:
+    w = np.asarray(w, dtype=np.float64)
+    s2 = float(np.sum(w * w))
+    return float(np.sum(w)) ** 2 / s2 if s2 > 0 else math.nan
+
+
+def weighted_quantiles(x: np.ndarray, w: np.ndarray, qs: np.ndarray) -> np.ndarray:
+    """Quantiles of the self-normalised weighted sample (inverse of the weighted CDF)."""
+    order = np.argsort(x, kind="stable")
+    xs = np.asarray(x, dtype=np.float64)[order]
+    cw = np.cumsum(np.asarray(w, dtype=np.float64)[order])
+    cw /= cw[-1]
+    idx = np.minimum(np.searchsorted(cw, qs, side="left"), xs.size - 1)
+    return xs[idx]
+
+
+def weighted_var_es(pnl: np.ndarray, w: np.ndarray, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """VaR and ES (positive losses) of the self-normalised weighted PnL sample."""
+    losses = -np.asarray(pnl, dtype=np.float64)
+    order = np.argsort(losses)[::-1]
+    ls = losses[order]
+    ws = np.asarray(w, dtype=np.float64)[order]
+    ws = ws / ws.sum()
+    cw = np.cumsum(ws)
+    var = np.empty(len(levels))
+    es = np.empty(len(levels))
+    for j, a in enumerate(levels):
+        tail = 1.0 - a
+        k = min(int(np.searchsorted(cw, tail, side="left")), ls.size - 1)
+        var[j] = ls[k]
+        # ES: the weighted mean of the worst outcomes holding exactly (1 - a) of the weight
+        inner = float(np.sum(ws[:k] * ls[:k]))
+        rest = tail - (cw[k - 1] if k > 0 else 0.0)
+        es[j] = (inner + rest * ls[k]) / tail
+    return var, es
