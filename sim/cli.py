@@ -75,6 +75,8 @@ def _load(args, extra: dict | None = None):
     cfg = load_config(args.config, overrides=overrides)
     if args.sweeps:
         cfg = cfg.with_sweep(dict(parse_sweep_option(item) for item in args.sweeps))
+    for note in cfg.notes:
+        print(f"hedgesim: note: {note}", file=sys.stderr)
     if args.threads is not None and args.threads < 1:
         raise UsageError(f"--threads {args.threads}: must be at least 1")
     if args.chunk is not None and args.chunk < 1:

@@ -136,6 +136,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
     "position": {
         "stack": F("float", 1.0, "BTC", "BTC held (the exposure being hedged)", 0.0, 1e7),
         "collateral": F("float", 0.1, "BTC (inverse) / USD (linear)", "isolated margin posted for the hedge", 0.0, 1e12),
+        "collateral_usd": F("float", None, "USD", "the collateral as a USD amount instead (converted to BTC at "
+                            "the spot for inverse); lets one config sweep inverse vs linear", 0.0, 1e15),
         "hedge_ratio": F("float", 1.0, "", "short notional as a multiple of the stack's value", 0.0, 10.0),
         "hedge_collateral": F("bool", False, "", "also hedge the BTC collateral (inverse only)"),
         "contract": F("str", "inverse", "", "contract type", choices=("inverse", "linear")),
@@ -219,8 +221,13 @@ class Config:
     """A validated scenario. Values are as written in TOML (durations as strings);
     derived quantities in SI-like units (years, steps) are properties."""
 
-    def __init__(self, values: dict[str, Any], source: str = "<dict>", explicit: frozenset = frozenset()):
+    def __init__(self, values: dict[str, Any], source: str = "<dict>", explicit: frozenset = frozenset(),
+                 user: Mapping[str, Any] | None = None):
         self._values = values
+        # what the user wrote (before presets and defaults): replace() starts from it, so
+        # switching a preset or contract re-derives everything that depends on it
+        self._user = copy.deepcopy(dict(user)) if user is not None else copy.deepcopy(values)
+        self.notes: list[str] = []  # non-fatal remarks for the user (printed by the CLI)
         self.sweep: dict[str, list] = values.get("sweep", {})  # "section.key" -> values
         self.stress: list[dict] = values.get("stress", [])  # [[stress]] scenarios
         self.source = source
@@ -266,6 +273,14 @@ class Config:
         return max(1, int(round(parse_duration(self.simulation.save_every) / self.dt_seconds)))
 
     @property
+    def collateral(self) -> float:
+        """Collateral in the margin currency: BTC for inverse, USD for linear."""
+        pos = self.position
+        if pos.collateral_usd is None:
+            return pos.collateral
+        return pos.collateral_usd / self.market.spot if pos.contract == "inverse" else pos.collateral_usd
+
+    @property
     def contract_size(self) -> float:
         cs = self.position.contract_size
         if cs is None:
@@ -286,18 +301,19 @@ class Config:
     def with_sweep(self, sweep: Mapping[str, list]) -> "Config":
         """A new Config whose [sweep] also holds ``{"section.key": [values]}`` (replacing
         the same keys)."""
-        raw = self.to_dict()
+        raw = copy.deepcopy(self._user)
         raw["sweep"] = {**raw.get("sweep", {}), **dict(sweep)}
         return _validate(raw, self.source, set(self.explicit), given=raw)
 
     def without_sweep(self) -> "Config":
-        raw = self.to_dict()
+        raw = copy.deepcopy(self._user)
         raw.pop("sweep", None)
         return _validate(raw, self.source, set(self.explicit), given=raw)
 
     def replace(self, overrides: Mapping[str, Any]) -> "Config":
-        """A new Config with ``{"section.key": value}`` overrides applied and re-validated."""
-        raw = self.to_dict()
+        """A new Config with ``{"section.key": value}`` overrides applied to what the user
+        wrote, then re-validated (presets and defaults are re-applied)."""
+        raw = copy.deepcopy(self._user)
         explicit = set(self.explicit)
         for dotted, value in overrides.items():
             section, key = _split_dotted(dotted)
@@ -571,6 +587,10 @@ def _merge_preset(raw: dict[str, Any], explicit: set[str]) -> dict[str, Any]:
         raise ConfigError(f"exchange.preset = {_show(name)}: expected a preset name such as \"bybit-btcusd\"")
     preset = load_preset(name)
     raw = copy.deepcopy(dict(raw))
+    shadowed = sorted(f"{sec}.{key}" for sec, body in preset.items() for key in body if f"{sec}.{key}" in explicit)
+    if shadowed:
+        _NOTES.append(f"exchange.preset = {_show(name)}: the config's own " + ", ".join(shadowed)
+                      + " override the preset's values")
     user_rate = "exchange.maintenance_margin" in explicit
     user_tiers = "exchange.tiers" in explicit
     for section, body in preset.items():
@@ -682,7 +702,11 @@ def _check_stress_times(cfg: Config) -> None:
             raise ConfigError(f"stress[{n}].end = {_show(st['end'])}: must be after start = {_show(st['start'])}")
 
 
+_NOTES: list[str] = []
+
+
 def _validate(raw: Mapping[str, Any], source: str, explicit: set[str], given: Mapping[str, Any]) -> Config:
+    _NOTES.clear()
     values: dict[str, Any] = {}
     raw = dict(raw)
     sweep = _check_sweep(raw.pop("sweep")) if "sweep" in raw else {}
@@ -706,7 +730,8 @@ def _validate(raw: Mapping[str, Any], source: str, explicit: set[str], given: Ma
         values["sweep"] = sweep
     if stress:
         values["stress"] = stress
-    cfg = Config(values, source, frozenset(explicit))
+    cfg = Config(values, source, frozenset(explicit), user=given)
+    cfg.notes = list(_NOTES)
     _check_cross(cfg)
     _check_stress_times(cfg)
     return cfg
@@ -756,6 +781,8 @@ def _check_cross(cfg: Config) -> None:
     correlation_matrix(cfg)  # raises if not positive definite
 
     pos = cfg.position
+    if pos.collateral_usd is not None and "position.collateral" in cfg.explicit:
+        raise ConfigError("position.collateral and position.collateral_usd are both set; give one")
     if pos.hedge_collateral and pos.contract == "linear":
         raise ConfigError("position.hedge_collateral = true: only meaningful for inverse contracts "
                           "(linear collateral is USD and carries no BTC exposure)")
@@ -831,6 +858,6 @@ def hedge_target(cfg: Config) -> float:
     """Hedge size before rounding to contracts: USD for inverse, BTC for linear."""
     pos = cfg.position
     if pos.contract == "inverse":
-        held = pos.stack + (pos.collateral if pos.hedge_collateral else 0.0)
+        held = pos.stack + (cfg.collateral if pos.hedge_collateral else 0.0)
         return pos.hedge_ratio * held * cfg.market.spot
     return pos.hedge_ratio * pos.stack

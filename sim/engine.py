@@ -62,13 +62,14 @@ def resolve_hedge(cfg: Config) -> Hedge:
     size = contracts * cfg.contract_size
     entry = cfg.market.spot * (1.0 + cfg.basis.initial)
     tiers = tier_arrays(ex.tiers, ex.maintenance_margin)
-    h = Hedge(kind=kind, stack=pos.stack, collateral=pos.collateral, size=size, contracts=contracts,
+    collateral = cfg.collateral
+    h = Hedge(kind=kind, stack=pos.stack, collateral=collateral, size=size, contracts=contracts,
               entry=entry, fee_rate=ex.taker_fee, tiers=tiers, funding_every=cfg.funding_every,
               funding_cap=cfg.funding.cap)
-    if size > 0 and margin_excess(kind, size, entry, pos.collateral, entry, tiers, h.open_fee) <= 0:
+    if size > 0 and margin_excess(kind, size, entry, collateral, entry, tiers, h.open_fee) <= 0:
         mm = margin_excess(kind, size, entry, 0.0, entry, tiers, 0.0) * -1.0
         raise ConfigError(
-            f"position.collateral = {pos.collateral:g} {h.margin_unit}: not above the maintenance margin "
+            f"position.collateral = {collateral:g} {h.margin_unit}: not above the maintenance margin "
             f"plus opening fee at entry ({mm + h.open_fee:.6g} {h.margin_unit}); the hedge would be "
             "liquidated at once. Post more collateral or lower position.hedge_ratio")
     return h
@@ -167,6 +168,20 @@ def variants(cfg: Config) -> tuple[list[tuple[str, str, list]], list[Config]]:
     if not dims:
         return [], [cfg]
     base_cfg = cfg.without_sweep()
+    swaps = any(k in ("position.contract", "exchange.preset") for _, k, _ in dims)
+    if swaps and base_cfg.position.collateral_usd is None:
+        kinds = set()
+        for (_, k, vals) in dims:
+            if k == "position.contract":
+                kinds.update(vals)
+            if k == "exchange.preset":
+                from .config import load_preset
+
+                kinds.update(load_preset(v).get("position", {}).get("contract", base_cfg.position.contract)
+                             for v in vals)
+        if len(kinds) > 1:
+            raise ConfigError("sweep over inverse and linear contracts: position.collateral is BTC for inverse "
+                              "and USD for linear; give the collateral as position.collateral_usd instead")
     out = []
     for combo in itertools.product(*[d[2] for d in dims]):
         over = {k: v for (_, k, _), v in zip(dims, combo)}
