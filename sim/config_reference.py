@@ -19,6 +19,9 @@ _TYPES = {
     "str": "string",
     "duration": "duration",
     "tiers": "array of tables",
+    "durations": "array of durations",
+    "tilt": '"off" / "auto" / number',
+    "target_se": 'number or "N%"',
 }
 
 # defaults that are not a plain value: what the code does when the key is absent
