@@ -4,6 +4,8 @@
 * GBM first-passage (barrier-hitting) probability, with the Broadie-Glasserman-Kou
   shift for discrete monitoring.
 * Moments of log S_T under GBM and Merton; OU transition and stationary moments.
+* Kou double-exponential jumps: compensator, cumulants of log S_T, and the Kou-Wang (2003)
+  first-passage probability by numerical Laplace inversion (Abate-Whitt Euler algorithm).
 """
 
 from __future__ import annotations
@@ -224,8 +226,9 @@ def _kou_positive_roots(alpha: np.ndarray, nu: float, sigma: float, lam_up: floa
         roots = np.where(ok, roots - np.where(ok, q / np.where(ok, dq, 1.0), 0.0), roots)
     n_pos = 2 if lam_up > 0 else 1
     order = np.argsort(-roots.real, axis=1)  # right half-plane roots first
-    pos = np.take_along_axis(roots, order[:, :n_pos], axis=1)
-    if np.any(pos.real <= 0) or (deg > n_pos and np.any(np.take_along_axis(roots, order[:, n_pos:n_pos + 1], axis=1).real >= 0)):
+    ranked = np.take_along_axis(roots, order, axis=1)
+    pos = ranked[:, :n_pos]
+    if np.any(pos.real <= 0) or np.any(ranked[:, n_pos:].real >= 0):
         raise ArithmeticError("Kou first-passage: unexpected number of roots with Re x > 0")
     return pos
 

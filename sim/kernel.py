@@ -124,6 +124,7 @@ def _simulate_block(global_first, local_first, n_paths, gp, gf, gb, gj, gm, mk, 
     s_path = np.empty(steps + 1)
     m_path = np.empty(steps + 1)
     c_path = np.empty(steps + 1)  # mark checked for liquidation: bridge maximum within the step
+    inv = np.empty((2, steps + 1))  # 1 / mark and 1 / checked mark, shared by all accounts
     f_path = np.empty(n_funding + 1)
     shocks = np.empty((3, steps + 1))  # antithetic: the even path's price, basis, funding normals
     eq_path = np.empty(steps // save_every + 1)
@@ -141,8 +142,10 @@ def _simulate_block(global_first, local_first, n_paths, gp, gf, gb, gj, gm, mk, 
         out.mark_T[li] = m_path[steps]
         si = gi - save_first  # row in out.saved (paths save_first, save_first + 1, ...)
         save = 0 <= si < n_saved_paths
+        _reciprocals(m_path, c_path, inv)
         for v in range(V):
-            _account_path(v, acc, mk, s_path, m_path, c_path, f_path, li, out, save and v == 0, save_every, eq_path)
+            _account_path(v, acc, mk, s_path, m_path, c_path, inv, f_path, li, out, save and v == 0, save_every,
+                          eq_path)
         if save:
             for k in range(steps // save_every + 1):
                 i = k * save_every
@@ -275,7 +278,16 @@ def _market_path(gp, gf, gb, gj, gm, mk, coef, s_path, m_path, c_path, f_path, s
 
 
 @njit(cache=True, inline="always")
-def _account_path(v, acc, mk, s_path, m_path, c_path, f_path, li, out, save, save_every, eq_path):
+def _reciprocals(m_path, c_path, inv):
+    """1/M and 1/checked M for every step, once per path (a vectorised loop), so the
+    inverse accounts of a sweep multiply instead of dividing."""
+    for i in range(m_path.shape[0]):
+        inv[0, i] = 1.0 / m_path[i]
+        inv[1, i] = 1.0 / c_path[i]
+
+
+@njit(cache=True, inline="always")
+def _account_path(v, acc, mk, s_path, m_path, c_path, inv, f_path, li, out, save, save_every, eq_path):
     """One hedge account along one market path; writes its per-path results."""
     steps = mk.steps
     k_f = mk.funding_every
@@ -310,10 +322,9 @@ def _account_path(v, acc, mk, s_path, m_path, c_path, f_path, li, out, save, sav
     for i in range(1, steps + 1):
         s = s_path[i]
         mark = m_path[i]
-        pv = size / mark if inverse else size * mark  # position value, margin currency
+        pv = size * inv[0, i] if inverse else size * mark  # position value, margin currency
         # the check uses the worst mark of the step (its end, or the bridge maximum)
-        cm = c_path[i]
-        pv_c = pv if cm == mark else (size / cm if inverse else size * cm)
+        pv_c = size * inv[1, i] if inverse else size * c_path[i]
         mm = maintenance_margin(pv_c, acc.tier_limits, acc.tier_rates, acc.tier_deductions, t0, t1)
         # uPnL + funding - open fee: short inverse Q/M - Q/E, short linear qE - qM
         pnl_c = (pv_c - pv_entry if inverse else pv_entry - pv_c) + fund_h - fee_open
@@ -373,8 +384,10 @@ def replay_accounts(s_path, m_path, c_path, f_path, mk, acc, out):
     ``m_path`` to check the close)."""
     eq_path = np.empty(1)
     out.log_weight[0] = 0.0
+    inv = np.empty((2, m_path.shape[0]))
+    _reciprocals(m_path, c_path, inv)
     for v in range(acc.kind.shape[0]):
-        _account_path(v, acc, mk, s_path, m_path, c_path, f_path, 0, out, False, 1, eq_path)
+        _account_path(v, acc, mk, s_path, m_path, c_path, inv, f_path, 0, out, False, 1, eq_path)
     for r in range(mk.report_steps.shape[0]):
         out.index_at[0, r] = s_path[mk.report_steps[r]]
     out.mark_T[0] = m_path[mk.steps]
