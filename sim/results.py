@@ -234,6 +234,13 @@ def summarize(ds: xr.Dataset) -> xr.Dataset:
     var_u = ds["unhedged_value"].var("path", ddof=1)
     ds["hedge_effectiveness"] = xr.where(var_u > 0, 1.0 - var_h / var_u.where(var_u > 0), np.nan).assign_attrs(
         units="1", long_name="1 - Var(hedged PnL) / Var(unhedged PnL) (NaN when the unhedged PnL does not vary)")
+    ds["hedge_effectiveness_se"] = xr.apply_ufunc(
+        _he_batch_se, ds["hedged_value"], ds["unhedged_value"], input_core_dims=[["path"], ["path"]],
+        vectorize=True).assign_attrs(units="1", long_name="standard error of hedge effectiveness (20 batch means)")
+    q = xr.apply_ufunc(lambda x: stats.quantile_interval(x, QUANTILES), pnl, input_core_dims=[["path"]],
+                       output_core_dims=[["_stat", "quantile"]], vectorize=True).assign_coords(quantile=QUANTILES)
+    ds["pnl_quantile_low"] = q.isel(_stat=0).assign_attrs(units="USD", long_name="95 % interval of the PnL quantile, lower (order statistics)")
+    ds["pnl_quantile_high"] = q.isel(_stat=1).assign_attrs(units="USD", long_name="95 % interval of the PnL quantile, upper")
 
     for name, src, units, ln in [
         ("funding_mean", "funding", m_unit, "mean funding received (negative: paid)"),
@@ -376,6 +383,20 @@ def _summarize_weighted(ds: xr.Dataset, m_unit: str) -> xr.Dataset:
     return ds
 
 
+def _he_batch_se(h: np.ndarray, u: np.ndarray, batches: int = 20) -> float:
+    """SE of 1 - Var(h)/Var(u) from its spread over consecutive batches of paths."""
+    n = h.size // batches
+    if n < 2:
+        return np.nan
+    vals = []
+    for b in range(batches):
+        vu = u[b * n:(b + 1) * n].var(ddof=1)
+        if vu <= 0:
+            return np.nan
+        vals.append(1.0 - h[b * n:(b + 1) * n].var(ddof=1) / vu)
+    return float(np.std(vals, ddof=1) / np.sqrt(batches))
+
+
 def _nanquantiles(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
     x = x[~np.isnan(x)]
@@ -404,7 +425,8 @@ SUMMARY_VARS = [
     "liquidation_time_quantile", "funding_quantile", "max_drawdown_quantile", "es_hedged_minus_unhedged",
     "es_hedged_minus_unhedged_se", "liquidation_probability_vs_base", "liquidation_probability_vs_base_se",
     "es_hedged_vs_base", "es_hedged_vs_base_se", "shortfall_probability", "shortfall_probability_se",
-    "shortfall_probability_low", "shortfall_probability_high", "effective_sample_size",
+    "shortfall_probability_low", "shortfall_probability_high", "effective_sample_size", "hedge_effectiveness_se",
+    "pnl_quantile_low", "pnl_quantile_high",
 ]
 
 

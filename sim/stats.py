@@ -85,6 +85,20 @@ def quantiles(x: np.ndarray, qs: np.ndarray) -> np.ndarray:
     return np.quantile(np.asarray(x, dtype=np.float64), qs)
 
 
+def quantile_interval(x: np.ndarray, qs: np.ndarray) -> np.ndarray:
+    """Distribution-free 95 % intervals of quantiles from order statistics: ranks
+    n q -+ 1.96 sqrt(n q (1 - q)). Rows: low, high."""
+    xs = np.sort(np.asarray(x, dtype=np.float64))
+    n = xs.size
+    out = np.empty((2, len(qs)))
+    for j, q in enumerate(qs):
+        w = Z95 * math.sqrt(n * q * (1 - q))
+        lo = int(min(max(math.floor(n * q - w), 0), n - 1))
+        hi = int(min(max(math.ceil(n * q + w), 0), n - 1))
+        out[0, j], out[1, j] = xs[lo], xs[hi]
+    return out
+
+
 def mean_se(x: np.ndarray) -> tuple[float, float, float]:
     """(mean, standard error of the mean, standard deviation)."""
     x = np.asarray(x, dtype=np.float64)

@@ -83,7 +83,8 @@ def _single(ds: xr.Dataset) -> list[str]:
                      f"median {float(q.sel(quantile=0.5)):.1f} days, 5 %-95 % "
                      f"{float(q.sel(quantile=0.05)):.1f}-{float(q.sel(quantile=0.95)):.1f} days"))
     he = float(_at_T(ds["hedge_effectiveness"]))
-    rows.append(("hedge effectiveness", f"{he:.4f}  (1 - Var hedged / Var unhedged)"))
+    he_se = float(_at_T(ds["hedge_effectiveness_se"])) if "hedge_effectiveness_se" in ds else math.nan
+    rows.append(("hedge effectiveness", f"{he:.4f} +- {he_se:.4f}  (1 - Var hedged / Var unhedged)"))
     fm, fse, fu = float(ds["funding_mean"]), float(ds["funding_mean_se"]), float(ds["funding_usd_mean"])
     fq = ds["funding_quantile"]
     rows.append(("expected funding (+ received)", f"{fm:+.6f} {unit} +- {fse:.6f}  ({_num(fu)} USD); "
@@ -130,24 +131,26 @@ def _variant_table(ds: xr.Dataset, dims: list[str]) -> list[str]:
     unit = ds.attrs.get("margin_unit", "")
     lines = [f"sweep over {', '.join(dims)} on common random numbers; differences are against the first "
              "variant, with paired standard errors", ""]
-    head = (f"{'variant':<34}{'liq. prob.':>11}{'95 % CI':>19}{'vs first':>18}{'ES 99 % hedged':>17}"
-            f"{'vs first':>20}{'mean PnL':>12}{'liq. price':>13}")
+    combos = list(itertools.product(*[range(ds.sizes[d]) for d in dims]))
+    labels = [", ".join(f"{d}={_coord(ds[d].values[i])}" for d, i in zip(dims, combo)) for combo in combos]
+    w = max(len("variant"), *(len(x) for x in labels)) + 2
+    head = (f"{'variant':<{w}}{'liq. prob.':>11}{'95 % CI':>20}{'vs first':>19}{'ES 99 % hedged':>16}"
+            f"{'vs first':>24}{'mean PnL':>12}{'liq. price':>17}")
     lines += [head + "   (USD unless noted)", "-" * len(head)]
-    for combo in itertools.product(*[range(ds.sizes[d]) for d in dims]):
-        sel = dict(zip(dims, combo))
-        label = ", ".join(f"{d}={_coord(ds[d].values[i])}" for d, i in sel.items())
-        v = ds.isel(sel)
+    for combo, label in zip(combos, labels):
+        v = ds.isel(dict(zip(dims, combo)))
         p = float(v["liquidation_probability"])
         ci = f"{_prob(float(v['liquidation_probability_low']))}-{_prob(float(v['liquidation_probability_high']))}"
-        dp = f"{100 * float(v['liquidation_probability_vs_base']):+.2f}+-{100 * float(v['liquidation_probability_vs_base_se']):.2f} %"
+        dp = f"{100 * float(v['liquidation_probability_vs_base']):+.2f} +- {100 * float(v['liquidation_probability_vs_base_se']):.2f} %"
         es = float(_at_T(v["es"]).sel(portfolio="hedged", level=0.99))
         de = _at_T(v["es_hedged_vs_base"]).sel(level=0.99)
         dse = _at_T(v["es_hedged_vs_base_se"]).sel(level=0.99)
         mean = float(_at_T(v["pnl_mean"]).sel(portfolio="hedged"))
         lp = float(v["liquidation_price"])
-        lines.append(f"{label[:33]:<34}{_prob(p):>11}{ci:>19}{dp:>18}{_num(es):>17}"
-                     f"{_num(float(de)) + '+-' + _num(float(dse)):>20}{_num(mean):>12}{_num(lp):>13}")
-    lines.append(f"(collateral in {unit}; ES is a loss: positive = loss)")
+        lp_s = "none" if math.isnan(lp) else _num(lp)
+        lines.append(f"{label:<{w}}{_prob(p):>11}{ci:>20}{dp:>19}{_num(es):>16}"
+                     f"{_num(float(de)) + ' +- ' + _num(float(dse)):>24}{_num(mean):>12}{lp_s:>17}")
+    lines.append(f"(margin currency: {unit}; ES is a loss: positive = loss)")
     return lines
 
 
