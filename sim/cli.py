@@ -190,8 +190,32 @@ def _cmd_show(args) -> int:
                          '".zarr" or ".nc" files written by hedgesim run')
 
     ds = io.read(args.result)
-    print(format_summary(ds))
+    print(_format_any(ds))
     return 0
+
+
+def _format_any(ds) -> str:
+    """The right table for any result hedgesim writes (run, margin curve, stress table);
+    xarray's own listing for the others."""
+    from types import SimpleNamespace
+
+    from .summary import format_summary
+
+    if "liquidated" in ds and "hedged_pnl" in ds:
+        return format_summary(ds)
+    if "min_collateral" in ds:
+        from .margin import format_margin
+
+        a = ds.attrs
+        raw = SimpleNamespace(paths=int(a.get("paths", 0)), seed=a.get("seed"),
+                              market=SimpleNamespace(steps=int(a.get("steps", 0))))
+        dims = [d for d in ds["min_collateral"].dims if d != "target"]
+        return format_margin(ds, raw, dims, tiered=False)
+    if "scenario" in ds.dims and "es99_hedged" in ds:
+        from .stress_table import format_stress
+
+        return format_stress(ds)
+    return str(ds)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -281,7 +281,8 @@ def format_margin(ds: xr.Dataset, raw, dims: list[str], tiered: bool) -> str:
         for i in pick:
             lev = v["leverage_at"].values[i] if "leverage_at" in v else np.nan
             p = float(v["liquidation_probability"].values[i])
-            lines.append(f"{grid[i]:>14.6g}{lev:>9.2f}x{_pct(p):>12}"
+            lev_s = f"{lev:.2f}x" if np.isfinite(lev) else "-"
+            lines.append(f"{grid[i]:>14.6g}{lev_s:>10}{_pct(p):>12}"
                          f"{_pct(float(v['liquidation_probability_low'].values[i])) + ' to ' + _pct(float(v['liquidation_probability_high'].values[i])):>26}")
         lines.append("")
     return "\n".join(lines).rstrip()

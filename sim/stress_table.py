@@ -8,6 +8,7 @@ historical or hand-made path through the same hedge account.
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -17,8 +18,20 @@ from . import engine, results, stats
 from .summary import _num, _prob
 
 
+def _base_config(cfg):
+    """The config without its [[stress]] scenarios (and any [sweep]): the baseline. The
+    scenarios must go, not only the sweep: a replay re-validates the config with the
+    file's span as the horizon, and another scenario's times may lie beyond it."""
+    from .config import _validate
+
+    raw = copy.deepcopy(getattr(cfg, "_user", None) or cfg.to_dict())
+    raw.pop("stress", None)
+    raw.pop("sweep", None)
+    return _validate(raw, cfg.source, set(cfg.explicit), given=raw)
+
+
 def run_stress(cfg, **run_kw) -> tuple[xr.Dataset, str]:
-    base_cfg = cfg.without_sweep() if cfg.sweep else cfg
+    base_cfg = _base_config(cfg)
     rows = []
     base_raw = engine.simulate(base_cfg, **run_kw)
     base = results.build_dataset(base_raw)
@@ -83,19 +96,21 @@ def format_stress(ds: xr.Dataset) -> str:
     a = ds.attrs
     lines = [f"hedgesim stress | {a.get('config_source')} | {a.get('paths'):,} paths, horizon {a.get('horizon')} | "
              f"seed {a.get('seed')} (same random numbers in every scenario)", ""]
-    head = (f"{'scenario':<30}{'P(liq)':>10}{'vs baseline':>20}{'ES 99 % hedged':>16}{'vs baseline':>22}"
+    labels = [str(name) + (" (replay)" if str(t) == "replay" else "")
+              for name, t in zip(ds["scenario"].values, ds["type"].values)]
+    w = max(len("scenario"), *(len(x) for x in labels)) + 2
+    head = (f"{'scenario':<{w}}{'P(liq)':>10}{'vs baseline':>20}{'ES 99 % hedged':>16}{'vs baseline':>22}"
             f"{'median hedged':>15}{'median unhedged':>17}")
     lines += [head + "   (PnL in USD)", "-" * len(head)]
-    for i, name in enumerate(ds["scenario"].values):
+    for i, label in enumerate(labels):
         r = ds.isel(scenario=i)
         dp = float(r["liquidation_probability_vs_baseline"])
         dps = float(r["liquidation_probability_vs_baseline_se"])
         de = float(r["es99_hedged_vs_baseline"])
         des = float(r["es99_hedged_vs_baseline_se"])
-        label = str(name) + (" (replay)" if str(r["type"].values) == "replay" else "")
         dp_s = "" if i == 0 or math.isnan(dp) else f"{100 * dp:+.2f} +- {100 * dps:.2f} %"
         de_s = "" if i == 0 or math.isnan(de) else f"{_num(de)} +- {_num(des)}"
-        lines.append(f"{label[:29]:<30}{_prob(float(r['liquidation_probability'])):>10}{dp_s:>20}"
+        lines.append(f"{label:<{w}}{_prob(float(r['liquidation_probability'])):>10}{dp_s:>20}"
                      f"{_num(float(r['es99_hedged'])):>16}{de_s:>22}{_num(float(r['median_hedged_pnl'])):>15}"
                      f"{_num(float(r['median_unhedged_pnl'])):>17}")
     lines.append("(ES is a loss: positive = loss; a replay is one deterministic path, so its 'ES' is its loss)")
