@@ -1,8 +1,8 @@
 """The RNG floor: the kernel's own random draws and nothing else.
 
 Same generators (one per block and stream, ``sim.rng``), same ``prange`` over blocks, same
-count of variates per path as the full model draws for a config: one price normal and
-(with a basis) one basis normal per step, one funding normal per funding interval, and
+count of variates per path as the full model draws for a config: one price normal,
+(with a basis) one basis normal and (continuous monitoring) one exponential per step, one funding normal per funding interval, and
 per jump one exponential waiting time plus one normal size. The ratio kernel / floor says
 how much of the kernel's time is arithmetic rather than random number generation.
 """
@@ -22,8 +22,8 @@ rng_block = rng.BLOCK
 
 
 @njit(cache=True, parallel=True)
-def _draw(g_price, g_funding, g_basis, g_jumps, n_paths, steps, k_f, basis_on, funding_on, jumps_on,
-          jump_rate_dt, sink):
+def _draw(g_price, g_funding, g_basis, g_jumps, g_monitor, n_paths, steps, k_f, basis_on, funding_on, jumps_on,
+          continuous, jump_rate_dt, sink):
     n_blocks = len(g_price)
     for bi in prange(n_blocks):
         b = np.int64(bi)
@@ -31,6 +31,7 @@ def _draw(g_price, g_funding, g_basis, g_jumps, n_paths, steps, k_f, basis_on, f
         gf = g_funding[b]
         gb = g_basis[b]
         gj = g_jumps[b]
+        gm = g_monitor[b]
         n_here = min(rng_block, n_paths - b * rng_block)
         acc = 0.0
         for _ in range(n_here):
@@ -39,6 +40,8 @@ def _draw(g_price, g_funding, g_basis, g_jumps, n_paths, steps, k_f, basis_on, f
                 acc += gp.standard_normal()
                 if basis_on:
                     acc += gb.standard_normal()
+                if continuous:
+                    acc += gm.standard_exponential()
                 while next_jump <= i:
                     acc += gj.standard_normal()
                     next_jump += gj.standard_exponential() / jump_rate_dt
@@ -53,17 +56,17 @@ def rng_floor(cfg: Config, paths: int, seed: int) -> float:
     mp = MarketParams.from_config(cfg)
     nb = rng.n_blocks(paths)
     t0 = time.perf_counter()
-    gens = [rng.block_generators(seed, 0, nb, s) for s in (rng.PRICE, rng.FUNDING, rng.BASIS, rng.JUMPS)]
+    gens = [rng.block_generators(seed, 0, nb, s) for s in rng.STREAMS]
     sink = np.zeros(nb)
-    _draw(gens[0], gens[1], gens[2], gens[3], paths, mp.steps, mp.funding_every, mp.b_sd > 0, mp.f_sd > 0,
-          mp.jump_rate_dt > 0, max(mp.jump_rate_dt, 1e-300), sink)
+    _draw(*gens, paths, mp.steps, mp.funding_every, mp.b_sd > 0, mp.f_sd > 0,
+          mp.jump_rate_dt > 0, cfg.simulation.monitoring == "continuous", max(mp.jump_rate_dt, 1e-300), sink)
     return time.perf_counter() - t0
 
 
 def variates_per_path(cfg: Config) -> float:
     """Expected number of random variates one path draws."""
     mp = MarketParams.from_config(cfg)
-    per_step = 1 + (mp.b_sd > 0)
+    per_step = 1 + (mp.b_sd > 0) + (cfg.simulation.monitoring == "continuous")
     n = per_step * mp.steps + (mp.f_sd > 0) * (mp.steps // mp.funding_every)
     n += (mp.jump_rate_dt > 0) * (1 + 2 * mp.jump_rate_dt * mp.steps)
     return float(n)

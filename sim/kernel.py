@@ -184,7 +184,7 @@ def _market_path(gp, gf, gb, gj, gm, mk, coef, s_path, m_path, c_path, f_path, s
 
     Continuous monitoring: given the step's end points, the maximum of the log mark within
     the step is that of a Brownian bridge with the step's variance, sampled exactly by
-    inversion, m = (x0 + x1 + sqrt((x1 - x0)^2 - 2 v log U)) / 2; jumps are placed at the
+    inversion, m = (x0 + x1 + sqrt((x1 - x0)^2 + 2 v E)) / 2 with E = -log U ~ Exp(1); jumps at the
     end of the step. The account checks liquidation on this maximum (the worst mark for a
     short), so a crossing between two steps is not missed.
     """
@@ -246,7 +246,7 @@ def _market_path(gp, gf, gb, gj, gm, mk, coef, s_path, m_path, c_path, f_path, s
             x1d = x1 - jump  # jumps at the end of the step
             var = mk.vol[i] * mk.vol[i] + mk.b_sd * mk.b_sd + 2.0 * c20 * mk.vol[i] * mk.b_sd
             d = x1d - log_m_prev
-            top = 0.5 * (log_m_prev + x1d + math.sqrt(d * d - 2.0 * var * math.log(1.0 - gm.random())))
+            top = 0.5 * (log_m_prev + x1d + math.sqrt(d * d + 2.0 * var * gm.standard_exponential()))
             c_path[i] = max(math.exp(top), m)
             log_m_prev = x1
         else:
