@@ -1,0 +1,148 @@
+"""``hedgesim calibrate | replay | backtest``: argument handling around sim.data.
+
+Errors in the input (files, columns, periods, durations) raise ``DataError`` /
+``ConfigError`` / ``UsageError``, which the CLI turns into exit status 2 with one line.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import sys
+
+import pandas as pd
+
+from ..config import ConfigError, parse_duration
+from .load import DataError, load_funding, load_prices, parse_columns, to_utc
+
+_DATE_ONLY = re.compile(r"^\s*\d{4}-\d{2}-\d{2}\s*$")
+
+
+def _log(args):
+    if getattr(args, "quiet", False):
+        return None
+    return lambda msg: print(msg, file=sys.stderr)
+
+
+def _data(args, log):
+    prices = load_prices(args.prices, parse_columns(args.price_columns), keep_last=args.keep_last_bar, log=log)
+    funding = None
+    if args.funding:
+        funding = load_funding(args.funding, parse_columns(args.funding_columns), log=log)
+    return prices, funding
+
+
+def _duration(text: str, option: str) -> float:
+    try:
+        return parse_duration(text, option)
+    except ConfigError as exc:
+        raise DataError(str(exc)) from None
+
+
+def _time(text: str, option: str, end_of_day: bool = False) -> pd.Timestamp:
+    try:
+        t = to_utc(text)
+    except DataError:
+        raise DataError(f"{option} {text!r}: not a date or time (use e.g. 2021-01-01 or 2021-01-01T08:00)") from None
+    if end_of_day and _DATE_ONLY.match(text):
+        t = t + pd.Timedelta(days=1)
+    return t
+
+
+def calibrate_cmd(args) -> int:
+    from .calibrate import calibrate, to_toml
+
+    log = _log(args)
+    start = _time(args.start, "--start") if args.start else None
+    end = _time(args.end, "--end", end_of_day=True) if args.end else None
+    prices, funding = _data(args, log)
+    cal = calibrate(prices, funding, start, end, log=log)
+    if log:
+        for name, fit in cal.fits.items():
+            log(f"calibrate: {name}: logL {fit.loglik:,.1f} nats, AIC {fit.aic:,.1f}, KS D {fit.ks:.4f} "
+                f"over {fit.n:,} returns")
+    command = "hedgesim " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["calibrate"] else ""
+    sys.stdout.write(to_toml(cal, args.model, args.drift, command))
+    return 0
+
+
+def replay_cmd(args) -> int:
+    from ..cli import UsageError, _load, _out_path, _write
+    from .replay import format_replay, replay_windows, window_starts
+
+    cfg = _load(args)
+    horizon_s = _duration(args.horizon, "--horizon") if args.horizon else parse_duration(cfg.simulation.horizon)
+    if args.every and not args.end:
+        raise UsageError("--every needs --end (the last window start)")
+    if args.end and not args.every:
+        raise UsageError("--end needs --every (rolling windows)")
+    every_s = _duration(args.every, "--every") if args.every else None
+    start = _time(args.start, "--start")
+    end = _time(args.end, "--end") if args.end else None
+    out = _out_path(args, cfg, "_replay")
+    log = _log(args)
+    prices, funding = _data(args, log)
+    starts = window_starts(start, end, every_s)
+    ds = replay_windows(cfg, prices, funding, starts, horizon_s, skip_unavailable=every_s is not None, log=log)
+    if out:
+        _write(ds, out)
+    print(format_replay(ds))
+    if out:
+        print(f"result written to {out}")
+    return 0
+
+
+def backtest_cmd(args) -> int:
+    from ..cli import UsageError, _load, _out_path, _write
+    from .backtest import backtest, format_backtest
+
+    cfg = _load(args)
+    if args.paths < 100:
+        raise UsageError(f"--paths {args.paths}: at least 100 paths per forecast")
+    if args.threads is not None:
+        if args.threads < 1:
+            raise UsageError(f"--threads {args.threads}: must be at least 1")
+        import numba
+
+        numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
+    models = tuple(m.strip() for m in args.models.split(",") if m.strip())
+    for m in models:
+        if m not in ("gbm", "merton"):
+            raise UsageError(f"--models {args.models!r}: {m!r} is not one of gbm, merton")
+    if not models:
+        raise UsageError("--models: give at least one of gbm, merton")
+    window_s = _duration(args.window, "--window") if args.window else parse_duration(cfg.simulation.horizon)
+    step_s = _duration(args.step, "--step")
+    cal_s = _duration(args.calibration_window, "--calibration-window")
+    first = _time(args.first, "--from")
+    last = _time(args.last, "--to")
+    if last < first:
+        raise UsageError(f"--to {args.last} is before --from {args.first}")
+    out = _out_path(args, cfg, "_backtest")
+    log = _log(args)
+    prices, funding = _data(args, log)
+    bar = None
+    if log:
+        from tqdm import tqdm
+
+        bar = tqdm(total=1, unit="window", file=sys.stderr, desc="backtest", dynamic_ncols=True, leave=False)
+        log = lambda msg: bar.write(msg, file=sys.stderr)  # noqa: E731 (keeps the bar intact)
+
+        def progress(done, total):
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+    else:
+        progress = None
+    try:
+        ds = backtest(cfg, prices, funding, first, last, window_s, step_s, cal_s, paths=args.paths, seed=args.seed,
+                      models=models, drift=args.drift, progress=progress, log=log)
+    finally:
+        if bar is not None:
+            bar.close()
+    if out:
+        _write(ds, out)
+    print(format_backtest(ds))
+    if out:
+        print(f"result written to {out}")
+    return 0

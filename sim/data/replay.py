@@ -1,0 +1,341 @@
+"""Historical replay: the config's hedge account along the realised market path.
+
+The account arithmetic is the simulation's own (``sim.kernel.replay_accounts``, the
+same ``_account_path`` every simulated path goes through); only the market path comes
+from data. On the grid t_i = start + i * bar (the price file's bar length):
+
+* index S_i: the close of the bar ending at t_i (a missing bar carries the last close
+  forward; the count is reported);
+* mark M_i: the perpetual's close when the price file has perpetual prices; else
+  S_i * (1 + b) with b the latest perp/spot basis of the funding file at or before t_i
+  (its own 8-hourly closes, no look-ahead); else M_i = S_i (no basis data);
+* the mark checked for liquidation at step i is the bar's **high** (the perpetual's
+  high, or the index high times 1 + b): a short is liquidated if the mark reached its
+  liquidation level at any time within the bar, not only at the close. Close-only data
+  can only be checked at the closes (reported);
+* funding paid at t_k = start + k * funding.interval: the rate the funding file settled
+  at or before t_k (starts on the exchange's settlement grid, 00/08/16 UTC for 8-hourly
+  funding, pay exactly the settled rates; others are reported). Without a funding file,
+  the config's deterministic path (``initial`` decaying to ``mean``).
+
+Hedge size and entry come from the config as of the window start (spot = S_0, entry =
+M_0), as in a simulation started that day. Rolling replays repeat this every ``every``.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ..config import Config, ConfigError, format_duration, parse_duration
+from .load import DataError, FundingData, PriceData, _fmt_t, asof, fmt_td, to_utc
+
+WINDOW_VARS = ["liquidated", "liquidation_time", "hedged_pnl", "unhedged_pnl", "funding", "funding_usd", "fees",
+               "required_collateral", "min_margin_level", "max_drawdown", "hedged_value", "unhedged_value",
+               "index_T", "mark_T"]
+
+
+@dataclass
+class MarketPath:
+    start: pd.Timestamp
+    times: pd.DatetimeIndex
+    index: np.ndarray
+    mark: np.ndarray
+    check: np.ndarray
+    funding: np.ndarray
+    funding_every: int
+    filled: int = 0
+    stale_funding: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def mark_source(prices: PriceData, funding: FundingData | None) -> str:
+    if prices.has_perp:
+        return "perpetual close (checked on the perpetual's bar high)"
+    if funding is not None and funding.has_basis:
+        return "index x (1 + basis of the funding file, as of each bar; checked on the index high x (1 + basis))"
+    if prices.has_ohlc:
+        return "index (no perpetual prices: basis 0; checked on the index bar high)"
+    return "index (close-only data: liquidation checked at the closes only)"
+
+
+def market_path(cfg: Config, prices: PriceData, funding: FundingData | None, start, horizon_s: float) -> MarketPath:
+    """The realised index, mark, checked mark and funding paths of one window."""
+    start = to_utc(start)
+    bar = prices.bar
+    bar_s = bar.total_seconds()
+    steps_f = horizon_s / bar_s
+    steps = int(round(steps_f))
+    if steps < 1 or abs(steps_f - steps) > 1e-9:
+        raise DataError(f"horizon {format_duration(horizon_s)} is not a whole number of the price bars "
+                        f"({fmt_td(bar)})")
+    grid = pd.DatetimeIndex(start + pd.to_timedelta(np.arange(steps + 1) * bar_s, unit="s")).as_unit("ns")
+    bars = prices.bars
+    first, last = bars.index[0], bars.index[-1]
+    if start < first or grid[-1] > last:
+        raise DataError(f"window {_fmt_t(start)} to {_fmt_t(grid[-1])} is not inside the price data "
+                        f"({_fmt_t(first)} to {_fmt_t(last)}, bar end times)")
+    close, when = asof(bars["close"], grid)
+    if start.value - when[0] > bar.value:
+        raise DataError(f"no price within one bar before the window start {_fmt_t(start)}")
+    exact = when == grid.asi8
+    filled = int(np.count_nonzero(~exact[1:]))
+    if prices.has_ohlc:
+        hi, _ = asof(bars["high"], grid)
+        high = np.where(exact, hi, close)
+    else:
+        high = close.copy()
+    p = MarketPath(start, grid, close, close.copy(), np.maximum(high, close), np.empty(0), 1, filled)
+    if prices.has_perp:
+        pc, _ = asof(bars["perp_close"], grid)
+        ph, _ = asof(bars["perp_high"], grid)
+        p.mark = pc
+        p.check = np.maximum(np.where(exact, ph, pc), pc)
+    elif funding is not None and funding.has_basis:
+        b, bw = asof(funding.basis, grid)
+        if np.isnan(b).any():
+            p.notes.append(f"{int(np.isnan(b).sum())} bar(s) before the first basis observation: basis 0")
+            b = np.nan_to_num(b)
+        p.mark = close * (1.0 + b)
+        p.check = np.maximum(high * (1.0 + b), p.mark)
+    if filled:
+        p.notes.append(f"{filled} missing bar(s) in the window: last close carried forward")
+    # funding
+    f_s = parse_duration(cfg.funding.interval)
+    every = int(round(f_s / bar_s))
+    if every < 1 or abs(f_s / bar_s - every) > 1e-9:
+        raise DataError(f"funding.interval {cfg.funding.interval} is not a whole number of the price bars "
+                        f"({fmt_td(bar)}); replay needs bars that divide the funding interval")
+    p.funding_every = every
+    n_f = steps // every
+    tf = pd.DatetimeIndex(start + pd.to_timedelta(np.arange(n_f + 1) * f_s, unit="s")).as_unit("ns")
+    if funding is not None:
+        f_end = funding.rate.index[-1] + funding.spacing
+        if tf[-1] > f_end:
+            raise DataError(f"window {_fmt_t(start)} to {_fmt_t(grid[-1])} ends after the funding data "
+                            f"({funding.source!r} ends {_fmt_t(funding.rate.index[-1])})")
+        rates, rw = asof(funding.rate, tf)
+        if np.isnan(rates[1:]).any():
+            raise DataError(f"funding {funding.source!r}: no rate at or before {_fmt_t(tf[1:][np.isnan(rates[1:])][0])}")
+        stale = (tf.asi8 - rw)[1:] > 1.5 * funding.spacing.value
+        off = (tf.asi8 != rw)[1:] & ~stale
+        p.stale_funding = int(stale.sum())
+        if stale.any():
+            p.notes.append(f"{int(stale.sum())} funding time(s) with no rate within {fmt_td(funding.spacing)}: "
+                           "last rate carried forward")
+        if off.any() and off.mean() > 0.5:
+            p.notes.append(f"the window's funding times ({tf[1]:%H:%M} + k x {cfg.funding.interval}) are not the "
+                           "file's settlement times: each pays the last rate settled before it")
+        p.funding = np.nan_to_num(rates, nan=float(rates[1]) if n_f else 0.0)
+    else:
+        from ..models import MarketParams
+
+        mp = MarketParams.from_config(cfg.replace({"simulation.dt": format_duration(bar_s),
+                                                   "simulation.horizon": format_duration(steps * bar_s)}))
+        k = np.arange(n_f + 1)
+        p.funding = mp.f_mean + (mp.f0 - mp.f_mean) * mp.f_a ** k
+        p.notes.append("no funding file: the config's deterministic funding path (initial decaying to mean)")
+    return p
+
+
+def window_config(cfg: Config, path: MarketPath, bar_s: float, paths: int = 1) -> Config:
+    b0 = float(path.mark[0] / path.index[0] - 1.0)
+    over = {"simulation.dt": format_duration(bar_s),
+            "simulation.horizon": format_duration((len(path.times) - 1) * bar_s),
+            "market.spot": float(path.index[0]), "basis.initial": min(max(b0, -0.2), 0.2),
+            "simulation.paths": paths, "simulation.save_paths": 0}
+    try:
+        return cfg.replace(over)
+    except ConfigError as exc:
+        raise DataError(f"replay window {_fmt_t(path.start)}: {exc}") from None
+
+
+def run_path(cfg: Config, path: MarketPath, bar_s: float) -> xr.Dataset:
+    """The hedge account along one realised path -> a one-path result Dataset (SPEC §6)."""
+    from .. import engine, kernel, results
+    from ..models import MarketParams
+    from ..stress import baseline_arrays
+
+    if cfg.sweep:
+        raise DataError("replay and backtest run one hedge: remove the config's [sweep]")
+    wcfg = window_config(cfg, path, bar_s)
+    try:
+        hedge = engine.resolve_hedge(wcfg)
+    except ConfigError as exc:
+        raise DataError(f"replay window {_fmt_t(path.start)}: {exc}") from None
+    mp = MarketParams.from_config(wcfg)
+    report_steps = wcfg.report_steps
+    mk = engine.market_args(mp, baseline_arrays(mp), report_steps)
+    out = engine.allocate_outputs(1, 1, 0, 1, len(report_steps))
+    t0 = time.perf_counter()
+    f64 = lambda x: np.ascontiguousarray(x, dtype=np.float64)  # noqa: E731
+    kernel.replay_accounts(f64(path.index), f64(path.mark), f64(path.check), f64(path.funding), mk,
+                           engine.account_args([hedge]), out)
+    raw = engine.RawRun(cfg=wcfg, paths=1, seed=0, hedges=[hedge], sweep=[], report_steps=report_steps, market=mp,
+                        outputs=out, save_every=1, wall_time=time.perf_counter() - t0, threads=1, chunk_paths=1,
+                        info={"replay": f"historical window from {_fmt_t(path.start)}"})
+    return results.build_dataset(raw)
+
+
+def replay_windows(cfg: Config, prices: PriceData, funding: FundingData | None, starts: list[pd.Timestamp],
+                   horizon_s: float, *, skip_unavailable: bool = False,
+                   progress: Callable[[int, int], None] | None = None,
+                   log: Callable[[str], None] | None = None) -> xr.Dataset:
+    """Replay every window; per-window outcomes over a ``start`` dimension."""
+    bar_s = prices.bar.total_seconds()
+    rows, kept, skipped = [], [], []
+    seen: dict[str, list] = {}
+    for j, s in enumerate(starts):
+        try:
+            path = market_path(cfg, prices, funding, s, horizon_s)
+        except DataError as exc:
+            if not skip_unavailable:
+                raise
+            skipped.append((s, str(exc)))
+            continue
+        ds1 = run_path(cfg, path, bar_s)
+        rows.append(_window_row(ds1, path))
+        kept.append(s)
+        for n in path.notes:
+            seen.setdefault(n, []).append(s)
+        if progress:
+            progress(j + 1, len(starts))
+    if log:
+        for n, where in seen.items():
+            log(f"replay {_fmt_t(where[0])}: {n}" if len(where) == 1 else
+                f"replay: {len(where)} windows (first {_fmt_t(where[0])}): {n}")
+    if skipped and log:
+        log(f"replay: {len(skipped)} window(s) skipped (not inside the data), e.g. {_fmt_t(skipped[0][0])}: "
+            f"{skipped[0][1]}")
+    if not rows:
+        raise DataError("no replay window lies inside the data")
+    return _assemble(cfg, rows, kept, prices, funding, horizon_s)
+
+
+def _window_row(ds1: xr.Dataset, path: MarketPath) -> dict:
+    bar = path.times[1] - path.times[0]
+    row = {}
+    for v in WINDOW_VARS:
+        x = ds1[v]
+        if "time" in x.dims:
+            x = x.isel(time=-1)
+        row[v] = (x.isel(path=0).values.item(), x.attrs)
+    lt = row["liquidation_time"][0]
+    row["liquidation_date"] = (np.datetime64((path.start + round(lt * 86400 / bar.total_seconds()) * bar)
+                                             .tz_localize(None), "ns")
+                               if np.isfinite(lt) else np.datetime64("NaT", "ns"),
+                               {"long_name": "time of liquidation (UTC; end of the bar whose high triggered it)"})
+    row["index_start"] = (float(path.index[0]), {"units": "USD", "long_name": "index at the window start"})
+    row["mark_start"] = (float(path.mark[0]), {"units": "USD", "long_name": "mark at the window start (entry)"})
+    row["mark_high"] = (float(path.check[1:].max()), {"units": "USD",
+                                                      "long_name": "highest mark checked in the window (bar highs)"})
+    row["liquidation_price"] = (float(ds1["liquidation_price"].values), ds1["liquidation_price"].attrs)
+    row["hedge_size"] = (float(ds1["hedge_size"].values), ds1["hedge_size"].attrs)
+    row["initial_wealth"] = (float(ds1["initial_wealth"].values), ds1["initial_wealth"].attrs)
+    row["bars_filled"] = (int(path.filled), {"units": "bars", "long_name": "missing bars carried forward"})
+    return row
+
+
+def _assemble(cfg, rows, starts, prices, funding, horizon_s) -> xr.Dataset:
+    from .. import __version__
+
+    idx = pd.DatetimeIndex(starts).tz_convert(None)
+    ds = xr.Dataset(coords={"start": ("start", idx.values, {"long_name": "window start (UTC)"})})
+    for name in rows[0]:
+        vals = np.array([r[name][0] for r in rows])
+        attrs = dict(rows[0][name][1])
+        ds[name] = ("start", vals, attrs)
+    ds["liquidated"] = ds["liquidated"].astype(bool)
+    ds["end"] = ("start", (idx + pd.Timedelta(seconds=horizon_s)).values, {"long_name": "window end (UTC)"})
+    ds.attrs.update({
+        "title": "hedgesim historical replay",
+        "hedgesim_version": __version__,
+        "config": cfg.to_json(),
+        "config_source": cfg.source,
+        "prices": prices.source,
+        "funding": funding.source if funding is not None else "",
+        "bar": fmt_td(prices.bar),
+        "horizon": format_duration(horizon_s),
+        "mark": mark_source(prices, funding),
+        "contract": cfg.position.contract,
+        "margin_unit": "BTC" if cfg.position.contract == "inverse" else "USD",
+    })
+    return ds
+
+
+def window_starts(start, end, every_s: float | None) -> list[pd.Timestamp]:
+    start = to_utc(start)
+    if every_s is None:
+        return [start]
+    end = to_utc(end)
+    if end < start:
+        raise DataError(f"--end {_fmt_t(end)} is before --start {_fmt_t(start)}")
+    n = int(math.floor((end - start).total_seconds() / every_s + 1e-9))
+    return [start + pd.Timedelta(seconds=k * every_s) for k in range(n + 1)]
+
+
+# --------------------------------------------------------------------------- printing
+
+
+def _money(x: float) -> str:
+    return f"{x:+,.0f}" if math.isfinite(x) else "n/a"
+
+
+def format_replay(ds: xr.Dataset) -> str:
+    mu = ds.attrs.get("margin_unit", "BTC")
+    n = ds.sizes["start"]
+    lines = [f"hedgesim replay | {ds.attrs.get('config_source', '')} | prices {ds.attrs['prices']}",
+             f"funding: {ds.attrs['funding'] or 'config path (no file)'} | mark: {ds.attrs['mark']}",
+             f"horizon {ds.attrs['horizon']}, bars of {ds.attrs['bar']}, {n} window(s)", ""]
+    if n == 1:
+        r = ds.isel(start=0)
+        liq = bool(r["liquidated"])
+        rows = [
+            ("window", f"{pd.Timestamp(r['start'].values):%Y-%m-%d %H:%M} to "
+                       f"{pd.Timestamp(r['end'].values):%Y-%m-%d %H:%M} UTC"),
+            ("index at start / end", f"{float(r['index_start']):,.2f} / {float(r['index_T']):,.2f} USD"),
+            ("hedge", f"{float(r['hedge_size']):,.6g} {'USD' if mu == 'BTC' else 'BTC'} short, entry "
+                      f"{float(r['mark_start']):,.2f} USD"),
+            ("liquidation price (at entry)", f"{float(r['liquidation_price']):,.2f} USD"),
+            ("highest mark (bar highs)", f"{float(r['mark_high']):,.2f} USD"),
+            ("liquidated", f"yes, at {pd.Timestamp(r['liquidation_date'].values):%Y-%m-%d %H:%M} UTC "
+                           f"(day {float(r['liquidation_time']):.2f})" if liq else "no"),
+            ("funding received (+) / paid (-)", f"{float(r['funding']):+.6f} {mu} ({float(r['funding_usd']):+,.2f} USD)"),
+            ("fees", f"{float(r['fees']):.6f} {mu}"),
+            ("collateral that would have survived", f"{float(r['required_collateral']):.6f} {mu} (required_collateral)"),
+            ("PnL hedged / unhedged", f"{_money(float(r['hedged_pnl']))} / {_money(float(r['unhedged_pnl']))} USD"),
+        ]
+        lines += [f"{k:<37} {v}" for k, v in rows]
+        return "\n".join(lines)
+    hdr = f"{'start (UTC)':<17} {'index':>10} {'liquidated at (UTC)':>19} {'funding ' + mu:>13} " \
+          f"{'hedged PnL':>12} {'unhedged PnL':>13}"
+    lines += [hdr, "-" * len(hdr)]
+    for i in range(n):
+        r = ds.isel(start=i)
+        liq = f"{pd.Timestamp(r['liquidation_date'].values):%Y-%m-%d %H:%M}" if bool(r["liquidated"]) else "-"
+        lines.append(f"{pd.Timestamp(r['start'].values):%Y-%m-%d %H:%M} {float(r['index_start']):>10,.0f} {liq:>19} "
+                     f"{float(r['funding']):>+13.6f} {_money(float(r['hedged_pnl'])):>12} "
+                     f"{_money(float(r['unhedged_pnl'])):>13}")
+    lines.append("(index, PnL in USD)")
+    liq = ds["liquidated"].values
+    h, u = ds["hedged_pnl"].values, ds["unhedged_pnl"].values
+    lines += ["", f"windows {n}; liquidated in {int(liq.sum())} ({100 * liq.mean():.1f} %)",
+              f"mean funding {ds['funding'].values.mean():+.6f} {mu} per window",
+              f"{'PnL (USD)':<12} {'mean':>10} {'std':>10} {'5 %':>10} {'median':>10} {'95 %':>10} {'worst':>10}"]
+    for name, x in (("hedged", h), ("unhedged", u)):
+        q = np.quantile(x, [0.05, 0.5, 0.95])
+        lines.append(f"{name:<12} {x.mean():>10,.0f} {x.std(ddof=1):>10,.0f} {q[0]:>10,.0f} {q[1]:>10,.0f} "
+                     f"{q[2]:>10,.0f} {x.min():>10,.0f}")
+    lines.append("(rolling windows overlap when --every < --horizon: they are not independent)")
+    return "\n".join(lines)
+
+
+def stderr(msg: str) -> None:
+    print(msg, file=sys.stderr)
