@@ -10,7 +10,7 @@ CONFIG ?= configs/default.toml
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[test,distributed,report]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -1,4 +1,4 @@
-"""Command line: ``hedgesim run | margin | stress | show``.
+"""Command line: ``hedgesim run | margin | stress | show | report | calibrate | replay | backtest``.
 
 Exit status: 0 success, 2 invalid input (config, option, file), 1 unexpected error.
 Progress goes to stderr, tables to stdout.
@@ -47,6 +47,12 @@ def _parser() -> argparse.ArgumentParser:
                    '(absolute, e.g. 0.0005, or relative, e.g. 5%%); budget simulation.max_paths')
     r.add_argument("--convergence", action="store_true",
                    help="report running estimates against the number of paths (n_paths dim)")
+    r.add_argument("--workers", type=int, metavar="N",
+                   help="run on a local Dask cluster of N worker processes (pip install 'hedgesim[distributed]')")
+    r.add_argument("--scheduler", metavar="ADDRESS", help="run on an existing Dask cluster, e.g. tcp://10.0.0.5:8786")
+    r.add_argument("--shard-paths", type=int, metavar="PATHS",
+                   help="paths per shard of a distributed run, a multiple of 1024 (results do not change)")
+    r.add_argument("--resume", action="store_true", help="complete an interrupted distributed run (OUT.partial)")
 
     m = sub.add_parser("margin", help="minimum collateral for target liquidation probabilities, and the whole curve")
     _common(m)
@@ -62,6 +68,14 @@ def _parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("show", help="print the summary of a saved result")
     s.add_argument("result", help="a .zarr or .nc file written by hedgesim run")
+
+    rep = sub.add_parser("report", help="PNG figures and one self-contained report.html of a saved result")
+    rep.add_argument("result", help="a .zarr or .nc file written by hedgesim run or hedgesim margin")
+    rep.add_argument("--out", default="report", help="folder for the figures and report.html (default: report/)")
+
+    from .data.cli_args import add_parsers as add_data_parsers  # calibrate | replay | backtest (sim.data)
+
+    add_data_parsers(sub)
     return p
 
 
@@ -115,6 +129,10 @@ def _cmd_run(args) -> int:
         extra["simulation.target_se"] = args.target_se
     cfg = _load(args, extra)
     out = _out_path(args, cfg)
+    if args.workers is not None or args.scheduler or args.resume or args.shard_paths is not None:
+        from .distributed.cli import run_distributed  # the only path that imports dask
+
+        return run_distributed(args, cfg, out)
     if cfg.stress:
         print(f"note: the {len(cfg.stress)} [[stress]] scenarios of this config are run by `hedgesim stress`",
               file=sys.stderr)
@@ -218,6 +236,30 @@ def _format_any(ds) -> str:
     return str(ds)
 
 
+def _cmd_calibrate(args) -> int:
+    from .data.commands import calibrate_cmd
+
+    return calibrate_cmd(args)
+
+
+def _cmd_replay(args) -> int:
+    from .data.commands import replay_cmd
+
+    return replay_cmd(args)
+
+
+def _cmd_backtest(args) -> int:
+    from .data.commands import backtest_cmd
+
+    return backtest_cmd(args)
+
+
+def _cmd_report(args) -> int:
+    from .report import report_cli
+
+    return report_cli(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -230,6 +272,14 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_stress(args)
         if args.command == "show":
             return _cmd_show(args)
+        if args.command == "report":
+            return _cmd_report(args)
+        if args.command == "calibrate":
+            return _cmd_calibrate(args)
+        if args.command == "replay":
+            return _cmd_replay(args)
+        if args.command == "backtest":
+            return _cmd_backtest(args)
     except (ConfigError, ResultFileError, UsageError) as exc:
         print(f"hedgesim: error: {exc}", file=sys.stderr)
         return 2

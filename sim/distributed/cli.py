@@ -1,0 +1,38 @@
+"""``hedgesim run ... --workers N | --scheduler ADDRESS [--shard-paths P] [--resume]``."""
+
+from __future__ import annotations
+
+import sys
+
+
+def run_distributed(args, cfg, out: str | None) -> int:
+    from ..cli import UsageError
+    from ..summary import format_summary
+    from . import DistributedError, RunInterrupted, run
+
+    if out is None:
+        raise UsageError("--no-save: a distributed run writes its result store shard by shard; give --out "
+                         "RESULT.zarr (or leave --no-save out)")
+    if not str(out).endswith(".zarr"):
+        raise UsageError(f"output path {out!r}: distributed runs write a .zarr store")
+    if getattr(args, "convergence", False):
+        raise UsageError("--convergence is not available for distributed runs")
+    if args.workers is None and not args.scheduler:
+        raise UsageError("--resume and --shard-paths belong to a distributed run: add --workers N or "
+                         "--scheduler ADDRESS")
+    if args.workers is not None and args.scheduler:
+        raise UsageError("give either --workers N (a local cluster) or --scheduler ADDRESS, not both")
+    if cfg.stress:
+        print(f"note: the {len(cfg.stress)} [[stress]] scenarios of this config are run by `hedgesim stress`",
+              file=sys.stderr)
+    try:
+        ds = run(cfg, out, workers=args.workers, scheduler=args.scheduler, shard_paths=args.shard_paths,
+                 resume=args.resume, progress=not args.quiet, threads=args.threads)
+    except DistributedError as exc:
+        raise UsageError(str(exc)) from None
+    except RunInterrupted as exc:
+        print(f"hedgesim: {exc.message}", file=sys.stderr)
+        return 130
+    print(format_summary(ds))
+    print(f"result written to {out}")
+    return 0
