@@ -111,9 +111,9 @@ def bench_main(config: str, paths: int, reps: int, threads: int) -> dict:
     k = last["kernel"].outputs
     ref = last["reference"]
     check = {}
-    for var, a in [("liquidated", k.liquidated[:, 0]), ("hedged_value", k.hedged_value[:, 0]),
+    for var, a in [("liquidated", k.liquidated[:, 0]), ("hedged_value", k.value_at[:, 0, -1]),
                    ("funding", k.funding[:, 0]), ("required_collateral", k.required_collateral[:, 0]),
-                   ("max_drawdown", k.max_drawdown[:, 0]), ("index_T", k.index_T)]:
+                   ("max_drawdown", k.max_drawdown[:, 0]), ("index_T", k.index_at[:, -1])]:
         a = np.asarray(a, dtype=float)
         b = np.asarray(ref[var], dtype=float)
         se = float(np.sqrt(a.var() / a.size + b.var() / b.size))

@@ -64,7 +64,12 @@ def read(path: str | Path) -> xr.Dataset:
                 ds = xr.open_zarr(p, consolidated=False)
         else:
             ds = xr.open_dataset(p, engine="netcdf4")
+        if ds.attrs.get("complete") is False:  # a distributed run's store before its last shard (sim.distributed)
+            raise ResultFileError(f"result {str(p)!r}: not complete (an interrupted distributed run); finish it "
+                                  "with hedgesim run ... --resume")
         return ds.load()
+    except ResultFileError:
+        raise
     except Exception as exc:  # corrupt or foreign file
         raise ResultFileError(f"result {str(p)!r}: cannot be read ({type(exc).__name__}: {exc})") from None
 

@@ -189,7 +189,7 @@ def fig_pnl(ds: xr.Dataset) -> Figure:
         ax.set_title("at the horizon" if t is None else
                      f"after {float(t):g} day{'' if float(t) == 1 else 's'}" + (" (horizon)" if horizon else ""))
         _thousands(ax)
-        ax.legend(loc="upper left", frameon=True, framealpha=0.85, fontsize=8 if len(times) == 1 else 7.5)
+        ax.legend(loc="upper right", frameon=True, framealpha=0.85, fontsize=8 if len(times) == 1 else 7.5)
     for ax in list(axes.flat)[len(times):]:
         ax.set_visible(False)
     fig.suptitle(f"Hedged vs unhedged PnL{_variant_label(ds)}", fontsize=12)
@@ -235,7 +235,8 @@ def fig_liquidation_curve(curve: xr.Dataset, current: float, unit: str, note: st
         c = curve.isel(sel) if sel else curve
         x = c["collateral"].values
         p = c["liquidation_probability"].values
-        label = "P(liquidation)" if not sel else ", ".join(f"{d}={_fmt_coord(curve[d].values[j])}" for d, j in sel.items())
+        label = ("P(liquidation)" if not sel else
+                 ", ".join(f"{d}={_fmt_coord(curve[d].values[j])}" for d, j in sel.items()))
         col = colors[i % len(colors)]
         ax.fill_between(x, c["liquidation_probability_low"].values, c["liquidation_probability_high"].values,
                         color=col, alpha=0.25, lw=0, label="95 % interval" if i == 0 else None)
@@ -511,7 +512,13 @@ def summary_text(ds: xr.Dataset) -> str:
     if kind == "run":
         from .summary import format_summary
 
-        return format_summary(ds)
+        try:
+            return format_summary(ds)
+        except KeyError as exc:  # a summary variable the table expects is absent (e.g. weighted results)
+            keep = [v for v in ("liquidation_probability", "liquidation_probability_low", "liquidation_probability_high",
+                                "var", "es", "pnl_mean", "pnl_std", "hedge_effectiveness", "funding_mean")
+                    if v in ds]
+            return f"(summary table not available: {exc})\n\n{ds[keep]}"
     if kind == "margin":
         unit = ds.attrs.get("margin_unit", "BTC")
         lines = [f"hedgesim margin | {ds.attrs.get('config_source', '')} | {ds.attrs.get('paths', 0):,} paths | "

@@ -45,7 +45,7 @@ import numpy as np
 import xarray as xr
 
 from .. import rng
-from ..config import Config, ConfigError
+from ..config import Config
 
 PARTIAL_SUFFIX = ".partial"
 MARKER = "shard_done"  # zarr array in the partial store: per shard its kernel seconds, 0 = not done
@@ -166,7 +166,6 @@ def create_store(store: Path, ds0: xr.Dataset, cfg: Config, paths: int, seed: in
     layout and attrs from the first block's result ``ds0``, per-path arrays chunked along
     ``path``."""
     import dask.array as da
-    import zarr
 
     from .. import results
 
@@ -202,11 +201,12 @@ def create_store(store: Path, ds0: xr.Dataset, cfg: Config, paths: int, seed: in
     attrs.update(extra_attrs)
     attrs.pop("value_threshold_usd", None)  # set again with the summary
     tmpl.attrs = attrs
+    # the shard markers: one chunk per shard, so workers never write the same chunk
+    tmpl[MARKER] = (("shard",), da.zeros(n_shards, chunks=1, dtype=np.float64),
+                    {"units": "s", "long_name": "kernel seconds of each stored shard (0 or NaN: not stored)"})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         tmpl.to_zarr(store, mode="w-", compute=False, consolidated=False)
-    zarr.create_array(store=str(store), name=MARKER, shape=(n_shards,), chunks=(1,), dtype="float64",
-                      fill_value=0.0, dimension_names=["shard"], overwrite=True)
     return layout
 
 
@@ -218,10 +218,12 @@ def read_layout(store: Path) -> dict:
 
 
 def done_shards(store: Path) -> np.ndarray:
-    """Kernel seconds per shard; 0 where the shard is not (yet) stored."""
+    """Kernel seconds per shard; 0 where the shard is not (yet) stored (never-written
+    chunks read as the fill value, NaN or 0)."""
     import zarr
 
-    return np.asarray(zarr.open_array(store=str(store), path=MARKER, mode="r")[:])
+    done = np.asarray(zarr.open_array(store=str(store), path=MARKER, mode="r")[:], dtype=np.float64)
+    return np.nan_to_num(done, nan=0.0)
 
 
 def shard_arrays(ds: xr.Dataset, layout: dict) -> dict[str, np.ndarray]:
@@ -280,19 +282,27 @@ def run_shard(spec: ConfigSpec, paths: int, seed: int, index: int, first: int, c
     (or return them, when ``store`` is None and the client writes)."""
     from .. import engine, results
 
+    t0 = time.perf_counter()
     cfg = spec.build()
+    if threads is None:  # all of the worker's cores (a dask worker thread may default to 1)
+        import numba
+
+        threads = numba.config.NUMBA_NUM_THREADS
     with _KERNEL_LOCK:
         raw = engine.simulate(cfg, paths=paths, seed=seed, first_path=first, count=count, threads=threads)
+    t1 = time.perf_counter()
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         ds = results.build_dataset(raw, **_no_summary_kw())
-    receipt = {"index": index, "first": first, "count": count, "seconds": float(raw.wall_time), "threads": raw.threads,
-               "worker": f"{socket.gethostname()}:{os.getpid()}"}
     arrays = shard_arrays(ds, layout)
+    t2 = time.perf_counter()
+    receipt = {"index": index, "first": first, "count": count, "seconds": float(raw.wall_time), "threads": raw.threads,
+               "worker": f"{socket.gethostname()}:{os.getpid()}", "kernel_s": t1 - t0, "dataset_s": t2 - t1}
     if store is None:
         receipt["data"] = arrays
         return receipt
     write_shard(store, arrays, index, first, count, raw.wall_time, layout)
+    receipt["write_s"] = time.perf_counter() - t2
     return receipt
 
 
@@ -353,7 +363,7 @@ def _start_client(workers: int | None, scheduler: str | None, threads: int | Non
             client = Client(scheduler, timeout="20s")
         except (OSError, TimeoutError) as exc:
             raise DistributedError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
-        n = len(client.scheduler_info()["workers"])
+        n = len(client.nthreads())
         if n == 0:
             client.wait_for_workers(1, timeout=60)
         return client, None, threads, f"scheduler {scheduler}"
@@ -418,7 +428,7 @@ def run(cfg: Config, out: str | Path, paths: int | None = None, seed: int | None
         if own_client:
             client, cluster, threads, desc = _start_client(workers, scheduler, threads)
         if n_workers is None:
-            n_workers = max(1, len(client.scheduler_info()["workers"]))
+            n_workers = max(1, len(client.nthreads()))
         if layout is None:
             shard_paths = check_shard_paths(shard_paths) if shard_paths else default_shard_paths(paths, n_workers)
             part.parent.mkdir(parents=True, exist_ok=True)
@@ -447,15 +457,20 @@ def run(cfg: Config, out: str | Path, paths: int | None = None, seed: int | None
                 "distributed_workers": int(n_workers),
                 "distributed_scheduler": desc,
                 "distributed_resumed": bool(len(todo) < len(shards)),
-                "total_time_s": float(time.perf_counter() - t_start),
-            })
+            }, t_start)
         finally:
             bar.close()
     except KeyboardInterrupt:
-        stored = int((done_shards(part) > 0).sum()) if part.exists() else 0
-        raise RunInterrupted(f"interrupted; {stored} of {len(shards_of(paths, shard_paths or paths))} shards are "
-                             f"stored in {str(part)!r} (not complete); run the same command with --resume "
-                             "to finish it") from None
+        try:
+            stored = int((done_shards(part) > 0).sum())
+        except Exception:  # noqa: BLE001 - cut short while the store was being laid out
+            stored = -1
+        if stored < 0:
+            msg = f"interrupted before any shard was stored; remove {str(part)!r} if it is there"
+        else:
+            msg = (f"interrupted; {stored} of {len(shards_of(paths, shard_paths or paths))} shards are stored in "
+                   f"{str(part)!r} (not complete); run the same command with --resume to finish it")
+        raise RunInterrupted(msg) from None
     finally:
         if own_client and client is not None:
             _close(client, cluster)
@@ -501,15 +516,20 @@ def _compute(client, cfg, paths, seed, shards, todo, threads, part, layout, clie
             bar.threads = max(bar.threads, int(receipt.get("threads", 0)))
             if on_shard is not None:
                 on_shard(receipt)
-    except BaseException:
+    except KeyboardInterrupt:
         client.cancel(futures)
         raise
+    except Exception as exc:  # a task failed for good (e.g. workers kept dying: KilledWorker)
+        client.cancel(futures)
+        stored = int((done_shards(part) > 0).sum())
+        raise DistributedError(f"a shard failed ({type(exc).__name__}: {exc}); {stored} of {len(shards)} shards are "
+                               f"stored in {str(part)!r}; run the same command with --resume to finish it") from None
     missing = [i for i, s in enumerate(done_shards(part)) if s <= 0]
     if missing:  # pragma: no cover - would be a bug: every task marks its shard
         raise DistributedError(f"shards {missing[:5]} were not stored")
 
 
-def _finish(part: Path, out: Path, client, layout: dict, run_attrs: dict) -> xr.Dataset:
+def _finish(part: Path, out: Path, client, layout: dict, run_attrs: dict, t_start: float) -> xr.Dataset:
     """Summary from the stored data, then the completion marker, then the final name."""
     import zarr
 
@@ -533,6 +553,7 @@ def _finish(part: Path, out: Path, client, layout: dict, run_attrs: dict) -> xr.
     attrs.update(run_attrs)
     attrs.update(extra_attrs)
     attrs.pop("complete", None)
+    attrs["total_time_s"] = float(time.perf_counter() - t_start)  # cluster start to here, summary included
     attrs["summary_method"] = info["method"]
     attrs["summary_passes"] = int(info["passes"])
     if info["not_computed"]:
@@ -583,4 +604,4 @@ def _close(client, cluster) -> None:
 
 
 __all__ = ["run", "open_store", "DistributedError", "RunInterrupted", "partial_path", "shards_of",
-           "default_shard_paths", "check_shard_paths"]
+           "default_shard_paths", "check_shard_paths", "done_shards"]

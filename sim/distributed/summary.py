@@ -95,7 +95,7 @@ def _chunk_pass(store: str, a: int, b: int, plan: list[tuple]) -> list[np.ndarra
             cache[var] = read_block(store, var, a, b)
         return cache[var]
 
-    def col_of(var, col, valid_only=True):
+    def col_of(var, col):
         key = (var, col, "col")
         if key not in cache:
             c = x_of(var)[:, col]
@@ -380,7 +380,6 @@ def _stream(lazy: xr.Dataset, tmpl: xr.Dataset, n: int, mapper: Mapper, progress
     pnl_dims, pnl_shape = _layout(lazy, "hedged_pnl")
     M = int(np.prod(pnl_shape, dtype=np.int64))
     liq_dims, liq_shape = _layout(lazy, "liquidated")
-    V = int(np.prod(liq_shape, dtype=np.int64))
     has_time = "time" in pnl_dims
     T = lazy.sizes["time"] if has_time else 1
     ports = ["hedged_pnl", "unhedged_pnl"]

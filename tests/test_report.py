@@ -1,0 +1,133 @@
+"""`hedgesim report` (issue 7): each figure is drawn for the results that call for it, the
+PNGs are real images, and report.html embeds every one of them with no network access.
+
+Results are made once per module through the CLI with few paths and short horizons; the
+figures themselves were checked by eye when the report was written (README, Reports).
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import shutil
+import struct
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("matplotlib", reason="requires matplotlib (pip install 'hedgesim[report]')")
+
+from sim.cli import main  # noqa: E402
+from sim.report import make_report  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT = ROOT / "configs" / "default.toml"
+SEED_EXAMPLE = ROOT / "configs" / "seed_example.toml"
+# 5 days, thin collateral: liquidations, funding and basis all present
+BASE = ["--paths", "4000", "--seed", "3", "-q", "--set", "simulation.horizon=5d", "--set", "position.collateral=0.03"]
+
+CASES = {
+    "plain": (["run", DEFAULT, *BASE], {"pnl", "liquidation_curve", "funding", "liquidation_time"}),
+    "save_paths": (["run", DEFAULT, *BASE, "--save-paths", "60"],
+                   {"pnl", "liquidation_curve", "funding", "liquidation_time", "fan_chart"}),
+    "sweep": (["run", DEFAULT, *BASE, "--sweep", "position.collateral=0.03,0.1,0.2",
+               "--sweep", "position.hedge_ratio=0.5,1"],
+              {"pnl", "liquidation_curve", "funding", "liquidation_time", "sweep"}),
+    "sweep_1d": (["run", DEFAULT, *BASE, "--sweep", "position.hedge_ratio=0.5,0.8,1"],
+                 {"pnl", "liquidation_curve", "funding", "liquidation_time", "sweep"}),
+    "report_at": (["run", DEFAULT, *BASE, "--set", 'simulation.report_at=["1d","2d","3d"]'],
+                  {"pnl", "liquidation_curve", "funding", "liquidation_time"}),
+    "no_funding": (["run", SEED_EXAMPLE, "--paths", "3000", "-q", "--set", "simulation.horizon=5d"],
+                   {"pnl", "liquidation_curve", "liquidation_time"}),
+    "margin": (["margin", SEED_EXAMPLE, "--paths", "20000", "-q", "--set", "simulation.horizon=5d"],
+               {"liquidation_curve"}),
+}
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory):
+    """name -> (result path, report folder, files written)."""
+    base = tmp_path_factory.mktemp("report")
+    out = {}
+    for name, (argv, _) in CASES.items():
+        result = base / f"{name}.zarr"
+        assert main([str(a) for a in argv] + ["--out", str(result)]) == 0, name
+        folder = base / f"report_{name}"
+        out[name] = (result, folder, make_report(result, folder))
+    return out
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path.name} is not a PNG"
+    return struct.unpack(">II", data[16:24])
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_figures_for_each_kind_of_result(made, name):
+    result, folder, files = made[name]
+    expected = CASES[name][1]
+    assert {p.stem for p in files if p.suffix == ".png"} == expected
+    assert {p.name for p in folder.iterdir()} == {f"{e}.png" for e in expected} | {"report.html"}
+    assert files[-1] == folder / "report.html"
+    for stem in expected:
+        w, h = png_size(folder / f"{stem}.png")
+        assert w >= 600 and h >= 350, (stem, w, h)
+        assert (folder / f"{stem}.png").stat().st_size > 15_000  # a drawn figure, not an empty canvas
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_html_embeds_every_figure_and_needs_no_network(made, name):
+    result, folder, files = made[name]
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    for png in (p for p in files if p.suffix == ".png"):
+        m = re.search(rf'<figure id="{png.stem}" data-file="{png.name}">.*?<img alt="[^"]*" '
+                      r'src="data:image/png;base64,([A-Za-z0-9+/=]+)">', page, re.S)
+        assert m, f"{png.name} not embedded"
+        assert base64.b64decode(m.group(1)) == png.read_bytes()
+    assert page.count("<img ") == sum(p.suffix == ".png" for p in files)
+    assert "<script" not in page and "http://" not in page and "https://" not in page
+    assert "<link" not in page and "@import" not in page
+    # summary with units, config, seed, version, run time
+    assert "liquidation probability" in page.lower()
+    assert "[market]" in page and "<b>seed</b>" in page and "<b>hedgesim version</b>" in page
+    assert "<b>run time</b>" in page
+
+
+def test_report_times_get_one_panel_each(made):
+    _, plain, _ = made["plain"]
+    _, times, _ = made["report_at"]
+    assert png_size(times / "pnl.png")[1] > 1.5 * png_size(plain / "pnl.png")[1]  # two rows of panels
+
+
+def test_notes_for_figures_left_out(made):
+    page = (made["no_funding"][1] / "report.html").read_text(encoding="utf-8")
+    assert "funding: zero on every path" in page and "fan chart: no sample paths stored" in page
+
+
+def test_cli_report(made, tmp_path, capsys):
+    result = made["plain"][0]
+    assert main(["report", str(result), "--out", str(tmp_path / "r")]) == 0
+    printed = capsys.readouterr().out.split()
+    assert printed[-1].endswith("report.html") and len(printed) == 5
+    # a later report into the same folder drops figures that no longer apply
+    shutil.copy(made["save_paths"][1] / "fan_chart.png", tmp_path / "r" / "fan_chart.png")
+    assert main(["report", str(result), "--out", str(tmp_path / "r")]) == 0
+    assert not (tmp_path / "r" / "fan_chart.png").exists()
+
+
+def test_cli_report_bad_inputs(made, tmp_path, capsys):
+    assert main(["report", str(tmp_path / "missing.zarr"), "--out", str(tmp_path / "r")]) == 2
+    assert "not found" in capsys.readouterr().err
+    # a store that does not claim completeness (an interrupted distributed run) is refused
+    import zarr
+
+    part = tmp_path / "partial.zarr"
+    shutil.copytree(made["plain"][0], part)
+    zarr.open_group(str(part), mode="r+").attrs["complete"] = False
+    assert main(["report", str(part), "--out", str(tmp_path / "r2")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hedgesim: error:") and "not complete" in err
+    assert not (tmp_path / "r2").exists()
+    assert main(["show", str(part)]) == 2  # nor is it shown as a result
+    assert "not complete" in capsys.readouterr().err
