@@ -196,10 +196,15 @@ class Section(Mapping):
         object.__setattr__(self, "_values", values)
 
     def __getattr__(self, key: str) -> Any:
+        if key.startswith("__"):  # copy/pickle probe dunders before __init__ has run
+            raise AttributeError(key)
         try:
             return self._values[key]
         except KeyError:
             raise AttributeError(f"{self._name}.{key}") from None
+
+    def __reduce__(self):
+        return (Section, (self._name, self._values))
 
     def __setattr__(self, key, value):
         raise AttributeError("Config sections are read-only; use load_config(..., overrides=...)")

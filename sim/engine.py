@@ -273,6 +273,8 @@ def simulate(cfg: Config, paths: int | None = None, seed: int | None = None, *,
             bar.close()
     wall = time.perf_counter() - t0
     info = {"stress": stress} if stress else {}
+    if theta != 0.0:
+        info["importance_tilt"] = float(theta) * math.sqrt(mp.steps)  # the config's unit: sigma sqrt(T)
     if count != paths:
         info["shard"] = (first_path, count)
     return RawRun(cfg=cfg, paths=count, seed=seed, hedges=hedges, sweep=dims, report_steps=report_steps,

@@ -165,6 +165,7 @@ def build_dataset(raw: RawRun) -> xr.Dataset:
         "monitoring": cfg.simulation.monitoring,
         "antithetic": int(cfg.simulation.antithetic),
         "importance": str(cfg.simulation.importance),
+        "importance_tilt": float(raw.info.get("importance_tilt", 0.0)),
         "adaptive": json.dumps(raw.info["adaptive"]) if "adaptive" in raw.info else "",
         "wall_time_s": float(raw.wall_time),
         "path_steps_per_second": float(n * raw.market.steps / raw.wall_time) if raw.wall_time > 0 else math.nan,
@@ -207,28 +208,28 @@ def summarize(ds: xr.Dataset) -> xr.Dataset:
     ds["liquidation_probability_low"].attrs = {"units": "1", "long_name": "95 % Wilson interval, lower end"}
     ds["liquidation_probability_high"].attrs = {"units": "1", "long_name": "95 % Wilson interval, upper end"}
 
-    pnl = xr.concat([ds["hedged_pnl"], ds["unhedged_pnl"]], dim=xr.DataArray(PORTFOLIOS, dims="portfolio"))
-    pnl = pnl.drop_vars("portfolio").assign_coords(portfolio=PORTFOLIOS)
+    def by_portfolio(fn, out_dims):
+        # one portfolio at a time: no concatenated copy of the per-path PnL in memory
+        parts = [xr.apply_ufunc(fn, ds[f"{p}_pnl"], input_core_dims=[["path"]], output_core_dims=[out_dims],
+                                vectorize=True) for p in PORTFOLIOS]
+        return xr.concat(parts, dim="portfolio").assign_coords(portfolio=PORTFOLIOS)
 
     def _risk(x):
         v, vse, e, ese = stats.var_es(x, LEVELS)
         return np.stack([v, vse, e, ese])
 
-    risk = xr.apply_ufunc(_risk, pnl, input_core_dims=[["path"]], output_core_dims=[["_stat", "level"]],
-                          vectorize=True).assign_coords(level=LEVELS)
+    risk = by_portfolio(_risk, ["_stat", "level"]).assign_coords(level=LEVELS)
     ds["var"] = risk.isel(_stat=0).assign_attrs(units="USD", long_name="value at risk of PnL (positive = loss)")
     ds["var_se"] = risk.isel(_stat=1).assign_attrs(units="USD", long_name="standard error of VaR (order statistics)")
     ds["es"] = risk.isel(_stat=2).assign_attrs(units="USD", long_name="expected shortfall of PnL (positive = loss)")
     ds["es_se"] = risk.isel(_stat=3).assign_attrs(units="USD", long_name="standard error of ES")
 
-    mom = xr.apply_ufunc(lambda x: np.array(stats.mean_se(x)), pnl, input_core_dims=[["path"]],
-                         output_core_dims=[["_stat"]], vectorize=True)
+    mom = by_portfolio(lambda x: np.array(stats.mean_se(x)), ["_stat"])
     ds["pnl_mean"] = mom.isel(_stat=0).assign_attrs(units="USD", long_name="mean PnL")
     ds["pnl_mean_se"] = mom.isel(_stat=1).assign_attrs(units="USD", long_name="standard error of the mean PnL")
     ds["pnl_std"] = mom.isel(_stat=2).assign_attrs(units="USD", long_name="standard deviation of PnL")
-    ds["pnl_quantile"] = xr.apply_ufunc(
-        lambda x: stats.quantiles(x, QUANTILES), pnl, input_core_dims=[["path"]],
-        output_core_dims=[["quantile"]], vectorize=True).assign_coords(quantile=QUANTILES).assign_attrs(
+    ds["pnl_quantile"] = by_portfolio(lambda x: stats.quantiles(x, QUANTILES), ["quantile"]).assign_coords(
+        quantile=QUANTILES).assign_attrs(
         units="USD", long_name="quantiles of PnL")
     var_h = ds["hedged_value"].var("path", ddof=1)
     var_u = ds["unhedged_value"].var("path", ddof=1)
@@ -237,8 +238,8 @@ def summarize(ds: xr.Dataset) -> xr.Dataset:
     ds["hedge_effectiveness_se"] = xr.apply_ufunc(
         _he_batch_se, ds["hedged_value"], ds["unhedged_value"], input_core_dims=[["path"], ["path"]],
         vectorize=True).assign_attrs(units="1", long_name="standard error of hedge effectiveness (20 batch means)")
-    q = xr.apply_ufunc(lambda x: stats.quantile_interval(x, QUANTILES), pnl, input_core_dims=[["path"]],
-                       output_core_dims=[["_stat", "quantile"]], vectorize=True).assign_coords(quantile=QUANTILES)
+    q = by_portfolio(lambda x: stats.quantile_interval(x, QUANTILES), ["_stat", "quantile"]).assign_coords(
+        quantile=QUANTILES)
     ds["pnl_quantile_low"] = q.isel(_stat=0).assign_attrs(units="USD", long_name="95 % interval of the PnL quantile, lower (order statistics)")
     ds["pnl_quantile_high"] = q.isel(_stat=1).assign_attrs(units="USD", long_name="95 % interval of the PnL quantile, upper")
 
@@ -378,9 +379,56 @@ def _summarize_weighted(ds: xr.Dataset, m_unit: str) -> xr.Dataset:
             return stats.weighted_quantiles(x[ok], ww[ok], QUANTILES) if ok.any() else np.full(QUANTILES.size, np.nan)
         ds[name] = wapply(_wq, ds[src], ["quantile"]).assign_coords(quantile=QUANTILES).assign_attrs(
             units=units, long_name=f"quantiles of {src} (IS-weighted)")
+    # paired comparisons on the same (tilted) paths, as in the unweighted summary
+    d = xr.apply_ufunc(_wes_diff, ds["hedged_pnl"], ds["unhedged_pnl"], w, input_core_dims=[["path"]] * 3,
+                       output_core_dims=[["_stat", "level"]], vectorize=True).assign_coords(level=LEVELS)
+    ds["es_hedged_minus_unhedged"] = d.isel(_stat=0).assign_attrs(
+        units="USD", long_name="ES of hedged PnL minus ES of unhedged PnL, same paths (IS-weighted)")
+    ds["es_hedged_minus_unhedged_se"] = d.isel(_stat=1).assign_attrs(
+        units="USD", long_name="paired standard error of the ES difference (delta method, IS-weighted)")
+    sweep_dims = [dim for dim in ds["liquidated"].dims if dim != "path"]
+    if sweep_dims:
+        base = {dim: 0 for dim in sweep_dims}
+        dl = (ds["liquidated"].astype(np.float64) - ds["liquidated"].isel(base).astype(np.float64)) * w
+        ds["liquidation_probability_vs_base"] = dl.mean("path").assign_attrs(
+            units="1", long_name="liquidation probability minus that of the first variant, same paths (IS)")
+        ds["liquidation_probability_vs_base_se"] = (dl.std("path", ddof=1) / np.sqrt(ds.sizes["path"])).assign_attrs(
+            units="1", long_name="paired standard error of liquidation_probability_vs_base")
+        h_at_T = ds["hedged_pnl"].isel(time=-1) if "time" in ds["hedged_pnl"].dims else ds["hedged_pnl"]
+        e = xr.apply_ufunc(_wes_diff, h_at_T, h_at_T.isel(base), w, input_core_dims=[["path"]] * 3,
+                           output_core_dims=[["_stat", "level"]], vectorize=True).assign_coords(level=LEVELS)
+        ds["es_hedged_vs_base"] = e.isel(_stat=0).assign_attrs(
+            units="USD", long_name="ES of hedged PnL at the horizon minus that of the first variant (IS-weighted)")
+        ds["es_hedged_vs_base_se"] = e.isel(_stat=1).assign_attrs(
+            units="USD", long_name="paired standard error of es_hedged_vs_base")
+    threshold = json.loads(ds.attrs.get("config", "{}")).get("simulation", {}).get("value_threshold")
+    if threshold is not None:
+        hv = ds["hedged_value"].isel(time=-1) if "time" in ds["hedged_value"].dims else ds["hedged_value"]
+        sp = wapply(lambda x, ww: np.array(stats.weighted_proportion(x < threshold, ww)), hv, ["_stat"])
+        for k, suffix in enumerate(["", "_se", "_low", "_high"]):
+            ds["shortfall_probability" + suffix] = sp.isel(_stat=k).assign_attrs(
+                units="1", long_name=f"P(hedged value at the horizon < {threshold:,.2f} USD), IS-weighted" + (
+                    "" if not suffix else f" ({suffix[1:]})"))
+        ds.attrs["value_threshold_usd"] = float(threshold)
     ds["level"].attrs = {"units": "1", "long_name": "confidence level of VaR / ES"}
     ds["quantile"].attrs = {"units": "1", "long_name": "probability level of the quantile"}
     return ds
+
+
+def _wes_diff(a: np.ndarray, b: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """IS-weighted ES(a) - ES(b) over LEVELS with its paired delta-method SE (rows:
+    difference, SE): the weighted influence functions of the two ES estimates on the same
+    paths are differenced before taking their spread."""
+    out = np.empty((2, LEVELS.size))
+    va, ea = stats.weighted_var_es(a, w, LEVELS)
+    vb, eb = stats.weighted_var_es(b, w, LEVELS)
+    wn = w / w.mean()
+    for j, level in enumerate(LEVELS):
+        fa = va[j] + np.maximum(-a - va[j], 0.0) / (1 - level) - ea[j]
+        fb = vb[j] + np.maximum(-b - vb[j], 0.0) / (1 - level) - eb[j]
+        out[0, j] = ea[j] - eb[j]
+        out[1, j] = np.std(wn * (fa - fb), ddof=1) / np.sqrt(a.size) if a.size > 1 else np.nan
+    return out
 
 
 def _he_batch_se(h: np.ndarray, u: np.ndarray, batches: int = 20) -> float:
@@ -412,8 +460,9 @@ def _es_diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         fa, ea = stats.es_influence(a, level)
         fb, eb = stats.es_influence(b, level)
         out[0, j] = ea - eb
-        dd = fa - fb
-        out[1, j] = dd.std(ddof=1) / np.sqrt(dd.size) if dd.size > 1 else np.nan
+        fa -= fb  # in place: the paired influence differences
+        del fb
+        out[1, j] = fa.std(ddof=1) / np.sqrt(fa.size) if fa.size > 1 else np.nan
     return out
 
 

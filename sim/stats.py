@@ -114,13 +114,18 @@ def es_influence(pnl: np.ndarray, level: float) -> tuple[np.ndarray, float]:
     ES = VaR + E[(L - VaR)+] / (1 - level); phi_i = VaR + (L_i - VaR)+ / (1 - level) has
     mean ES, so the SE of a difference of two ES on the same paths is sd(phi_a - phi_b)/sqrt(n).
     """
-    losses = -np.asarray(pnl, dtype=np.float64)
-    n = losses.size
+    phi = np.negative(np.asarray(pnl, dtype=np.float64))  # losses, turned into phi in place
+    n = phi.size
     k = min(n, tail_count(n, level))
-    top = np.partition(losses, n - k)[n - k:]
+    top = np.partition(phi, n - k)[n - k:]
     var = top.min()
-    phi = var + np.maximum(losses - var, 0.0) / (1.0 - level)
-    return phi, float(top.mean())
+    es = float(top.mean())
+    del top
+    phi -= var
+    np.maximum(phi, 0.0, out=phi)
+    phi /= 1.0 - level
+    phi += var
+    return phi, es
 
 
 # --------------------------------------------------------------------------- weighted (importance sampling)

@@ -422,3 +422,21 @@ def test_interrupted_run_writes_nothing(tmp_path, monkeypatch, capsys):
     assert code == 130
     assert "interrupted; no result written" in err and "Traceback" not in err
     assert files_under(tmp_path) == set()
+
+
+def test_importance_sampled_run_prints_weighted_summary(tmp_path, capsys):
+    """`run --set simulation.importance=auto` (a single variant and a sweep) prints the
+    IS-weighted table, names the tilt and the effective sample size, and `show` agrees."""
+    out_file = tmp_path / "is.zarr"
+    code, out, err = cli(["run", SEED_EXAMPLE, "--paths", "4096", "--seed", "5", "--out", out_file,
+                          "--set", "simulation.horizon=2d", "--set", "simulation.importance=auto"], capsys)
+    assert code == 0, err
+    for text in ["importance sampling", "effective sample size", "sigma sqrt(T)", "ES 99 % hedged - unhedged"]:
+        assert text in out, f"{text!r} missing:\n{out}"
+    code, shown, err = cli(["show", out_file], capsys)
+    assert code == 0, err
+    assert shown.strip().splitlines() == out.strip().splitlines()[:-1]
+    code, out, err = cli(["run", SEED_EXAMPLE, "--paths", "2048", "--no-save", "--set", "simulation.horizon=2d",
+                          "--set", "simulation.importance=auto", "--sweep", "position.hedge_ratio=0.5,1"], capsys)
+    assert code == 0, err
+    assert "vs first" in out and "hedge_ratio=0.5" in out

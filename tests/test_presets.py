@@ -326,3 +326,16 @@ def test_sweep_over_inverse_presets_runs_on_common_paths(tmp_path):
     assert "exchange" not in ds["index_T"].dims
     assert np.all(np.isfinite(ds["hedged_value"].values))
     assert math.isfinite(float(ds["liquidated"].mean()))
+
+
+def test_config_pickles_and_copies_with_its_preset():
+    """A Config survives pickle and deepcopy (dask ships it to workers; the sweep code
+    copies it), keeping the merged preset values and what the user wrote."""
+    import copy
+    import pickle
+
+    cfg = sim.load_config(None, overrides={"exchange.preset": "bybit-btcusd", "market.sigma": 0.7})
+    for back in (pickle.loads(pickle.dumps(cfg)), copy.deepcopy(cfg)):
+        assert back.to_dict() == cfg.to_dict()
+        assert back.market.sigma == 0.7 and back.exchange.preset == "bybit-btcusd"
+        assert back.replace({"market.sigma": 0.5}).to_dict() == cfg.replace({"market.sigma": 0.5}).to_dict()
