@@ -67,14 +67,14 @@ def _traced(fn):
 # --------------------------------------------------------------------------- main
 
 
-def bench_main(config: str, paths: int, reps: int, threads: int) -> dict:
+def bench_main(config: str, paths: int, reps: int, threads: int, overrides: dict | None = None) -> dict:
     import sim
     from sim import engine
 
     from .reference import simulate_reference
     from .rng_floor import rng_floor, variates_per_path
 
-    cfg = sim.load_config(config)
+    cfg = sim.load_config(config, overrides=overrides or {})
     steps = cfg.steps
     numba.set_num_threads(threads)
     # warm-up: compile / load caches, first-touch allocations
@@ -119,7 +119,8 @@ def bench_main(config: str, paths: int, reps: int, threads: int) -> dict:
         se = float(np.sqrt(a.var() / a.size + b.var() / b.size))
         check[var] = {"kernel_mean": float(a.mean()), "reference_mean": float(b.mean()),
                       "z": float((a.mean() - b.mean()) / se) if se > 0 else 0.0}
-    return {"config": config, "paths": paths, "steps": steps, "threads": threads, "reps": reps,
+    return {"config": config, "overrides": overrides or {}, "monitoring": cfg.simulation.monitoring,
+            "paths": paths, "steps": steps, "threads": threads, "reps": reps,
             "variates_per_path": variates_per_path(cfg), "rows": rows, "cross_check": check}
 
 
@@ -218,9 +219,13 @@ def to_markdown(res: dict) -> str:
     m = res["machine"]
     lines = [f"Machine: {m['cpu']}, {m['cores']} cores, numba {m['numba']} ({m['numba_threads']} threads), "
              f"numpy {m['numpy']}, Python {m['python']}", ""]
-    if "main" in res:
-        b = res["main"]
-        lines += [f"**Full model** ({b['config']}, {b['paths']:,} paths x {b['steps']} steps, {b['threads']} threads, "
+    for key in ("main", "main_discrete"):
+        if key not in res:
+            continue
+        b = res[key]
+        lines += [f"**Full model, {b.get('monitoring', '')} monitoring** ({b['config']}"
+                  + "".join(f", {k} = {v}" for k, v in b.get("overrides", {}).items())
+                  + f"; {b['paths']:,} paths x {b['steps']} steps, {b['threads']} threads, "
                   f"median of {b['reps']} interleaved runs; {b['variates_per_path']:.0f} random variates per path)", "",
                   "| implementation | median wall (s) | path-steps/s | speed vs reference | time vs RNG floor | peak traced memory (MB) |",
                   "|---|---:|---:|---:|---:|---:|"]
@@ -288,6 +293,10 @@ def main(argv=None) -> int:
     if "main" in sections:
         print("main ...", file=sys.stderr)
         res["main"] = bench_main(args.config, args.paths, args.reps, args.threads)
+        if res["main"]["monitoring"] == "continuous":  # the same with liquidation checked at the steps only
+            print("main, discrete monitoring ...", file=sys.stderr)
+            res["main_discrete"] = bench_main(args.config, args.paths, args.reps, args.threads,
+                                              overrides={"simulation.monitoring": "discrete"})
     if "threads" in sections:
         print("threads ...", file=sys.stderr)
         res["threads"] = bench_threads(args.config, args.paths, args.reps)

@@ -113,7 +113,10 @@ def simulate_chunk(first_path, total_paths, g_price, g_funding, g_basis, g_jumps
                         g_jumps[b], g_monitor[b], mk, acc, save_every, save_first, out)
 
 
-@njit(cache=True)
+# fused multiply-add contraction (more accurate, +8 % measured): results stay bitwise the
+# same across threads, chunks, shards and machines with the same CPU features (x86 since
+# 2013 has FMA; a cluster mixing CPUs with and without it would differ in the last bits)
+@njit(cache=True, fastmath={"contract"})
 def _simulate_block(global_first, local_first, n_paths, gp, gf, gb, gj, gm, mk, acc, save_every, save_first,
                     out):
     """Per path: one market pass writes the index, mark and funding path into small scratch
@@ -221,24 +224,28 @@ def _market_path(gp, gf, gb, gj, gm, mk, coef, s_path, m_path, c_path, f_path, s
     # the path's variates first, each stream in its own tight loop (same order per stream
     # as drawing them step by step; the arithmetic loop below then makes no RNG calls
     # except for jumps); an antithetic odd path reuses its partner's normals, negated
+    z_row = shocks[0]
+    u_row = shocks[1]
+    f_row = shocks[2]
+    e_row = shocks[3]
     if not mirror:
         for i in range(1, steps + 1):
-            shocks[0, i] = gp.standard_normal()
+            z_row[i] = gp.standard_normal()
         if basis_on:
             for i in range(1, steps + 1):
-                shocks[1, i] = gb.standard_normal()
+                u_row[i] = gb.standard_normal()
         else:
-            shocks[1, :] = 0.0
+            u_row[:] = 0.0
         if funding_on:
             for n in range(1, steps // k_f + 1):
-                shocks[2, n] = gf.standard_normal()
+                f_row[n] = gf.standard_normal()
     if mk.continuous:
         for i in range(1, steps + 1):
-            shocks[3, i] = gm.standard_exponential()
+            e_row[i] = gm.standard_exponential()
     next_jump = gj.standard_exponential() / mk.jump_rate_dt if jumps_on else np.inf
     for i in range(1, steps + 1):
-        z = sign * shocks[0, i]
-        u = sign * shocks[1, i]
+        z = sign * z_row[i]
+        u = sign * u_row[i]
         e1 = z
         if tilting:  # importance sampling: shift the price shock, carry the likelihood ratio
             e1 = z + theta
@@ -268,7 +275,7 @@ def _market_path(gp, gf, gb, gj, gm, mk, coef, s_path, m_path, c_path, f_path, s
             d = dlog + (bs - b_prev)
             b_prev = bs
             var = mk.vol[i] * mk.vol[i] + mk.b_sd * mk.b_sd + 2.0 * c20 * mk.vol[i] * mk.b_sd
-            g = 0.5 * (math.sqrt(d * d + 2.0 * var * shocks[3, i]) - abs(d))
+            g = 0.5 * (math.sqrt(d * d + 2.0 * var * e_row[i]) - abs(d))
             m_pre = m if jump == 0.0 else m * math.exp(-jump)  # jumps at the end of the step
             c_path[i] = max(max(m_path[i - 1], m_pre) * _exp_small(g), m)
         else:
@@ -284,7 +291,7 @@ def _market_path(gp, gf, gb, gj, gm, mk, coef, s_path, m_path, c_path, f_path, s
             n_f += 1
             zf = 0.0
             if funding_on:
-                r = sign * shocks[2, n_f]
+                r = sign * f_row[n_f]
                 zf = c10 * acc1 + f_u * acc2 + f_rest_sd * r
                 acc1 = 0.0
                 acc2 = 0.0
@@ -310,9 +317,11 @@ def _exp_small(h):
 def _reciprocals(m_path, c_path, inv):
     """1/M and 1/checked M for every step, once per path (a vectorised loop), so the
     inverse accounts of a sweep multiply instead of dividing."""
+    inv_m = inv[0]
+    inv_c = inv[1]
     for i in range(m_path.shape[0]):
-        inv[0, i] = 1.0 / m_path[i]
-        inv[1, i] = 1.0 / c_path[i]
+        inv_m[i] = 1.0 / m_path[i]
+        inv_c[i] = 1.0 / c_path[i]
 
 
 @njit(cache=True, inline="always")
@@ -328,6 +337,8 @@ def _account_path(v, acc, mk, s_path, m_path, c_path, inv, f_path, li, out, save
     t0 = acc.tier_start[v]
     t1 = acc.tier_end[v]
     inverse = kind == INVERSE
+    inv_m = inv[0]
+    inv_c = inv[1]
     entry = m_path[0]
     fee_open = fee(kind, size, entry, acc.fee_rate[v])
     pv_entry = position_value(kind, size, entry)
@@ -351,9 +362,9 @@ def _account_path(v, acc, mk, s_path, m_path, c_path, inv, f_path, li, out, save
     for i in range(1, steps + 1):
         s = s_path[i]
         mark = m_path[i]
-        pv = size * inv[0, i] if inverse else size * mark  # position value, margin currency
+        pv = size * inv_m[i] if inverse else size * mark  # position value, margin currency
         # the check uses the worst mark of the step (its end, or the bridge maximum)
-        pv_c = size * inv[1, i] if inverse else size * c_path[i]
+        pv_c = size * inv_c[i] if inverse else size * c_path[i]
         mm = maintenance_margin(pv_c, acc.tier_limits, acc.tier_rates, acc.tier_deductions, t0, t1)
         # uPnL + funding - open fee: short inverse Q/M - Q/E, short linear qE - qM
         pnl_c = (pv_c - pv_entry if inverse else pv_entry - pv_c) + fund_h - fee_open
