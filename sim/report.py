@@ -109,7 +109,9 @@ def _variant_label(ds: xr.Dataset) -> str:
 
 
 def _fmt_coord(x) -> str:
-    return f"{x:g}" if isinstance(x, (float, np.floating)) else str(x)
+    if isinstance(x, (float, np.floating)):
+        return f"{x:,.0f}" if abs(x) >= 10_000 and float(x).is_integer() else f"{x:g}"
+    return str(x)
 
 
 def _cfg(ds: xr.Dataset) -> dict:
@@ -380,7 +382,8 @@ def fig_liquidation_time(ds: xr.Dataset) -> Figure | None:
     ax2 = ax.twinx()
     ax2.spines["right"].set_visible(True)
     cum = 100 * np.cumsum(counts) / n
-    ax2.step(bins[1:], cum, where="post", color="black", lw=1.5, label="P(liquidated by t)")
+    # exact at every bin edge (0 at t = 0, the total at the horizon), straight in between
+    ax2.plot(bins, np.r_[0.0, cum], color="black", lw=1.5, label="P(liquidated by t)")
     ax2.set_ylabel("P(liquidated by t) (%)")
     ax2.set_ylim(0, max(cum[-1] * 1.15, 1e-3))
     ax2.grid(False)

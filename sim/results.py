@@ -18,6 +18,7 @@ import numpy as np
 import xarray as xr
 
 from . import rng, stats
+from .config import SCHEMA
 from .engine import RawRun
 
 LEVELS = np.array([0.95, 0.99, 0.999])
@@ -108,7 +109,12 @@ def build_dataset(raw: RawRun) -> xr.Dataset:
     }
     coords = {"path": np.arange(n, dtype=np.int64)}
     for d, k, values in raw.sweep:
-        coords[d] = (d, np.asarray(values), {"long_name": f"swept {k}"})
+        attrs = {"long_name": f"swept {k}"}
+        sec, _, key = k.partition(".")
+        field = SCHEMA.get(sec, {}).get(key)
+        if field is not None and field.unit and "/" not in field.unit:  # collateral: unit depends on contract
+            attrs["units"] = field.unit
+        coords[d] = (d, np.asarray(values), attrs)
     if R > 1:
         coords["time"] = ("time", np.asarray(raw.report_steps) * raw.market.dt_years * 365.0,
                           {"units": "days", "long_name": "report time"})
