@@ -270,43 +270,7 @@ def summarize(ds: xr.Dataset) -> xr.Dataset:
                                   output_core_dims=[["quantile"]], vectorize=True).assign_coords(
             quantile=QUANTILES).assign_attrs(units=units, long_name=ln)
 
-    # hedged minus unhedged ES on the same paths: paired standard error (influence functions)
-    h_at_T = ds["hedged_pnl"].isel(time=-1) if "time" in ds["hedged_pnl"].dims else ds["hedged_pnl"]
-    d = xr.apply_ufunc(_es_diff, ds["hedged_pnl"], ds["unhedged_pnl"], input_core_dims=[["path"], ["path"]],
-                       output_core_dims=[["_stat", "level"]], vectorize=True).assign_coords(level=LEVELS)
-    ds["es_hedged_minus_unhedged"] = d.isel(_stat=0).assign_attrs(
-        units="USD", long_name="ES of hedged PnL minus ES of unhedged PnL, same paths")
-    ds["es_hedged_minus_unhedged_se"] = d.isel(_stat=1).assign_attrs(
-        units="USD", long_name="paired (common random numbers) standard error of the ES difference")
-
-    # sweeps: every variant against the first one (all sweep coordinates at index 0), same paths
-    sweep_dims = [dim for dim in ds["liquidated"].dims if dim != "path"]
-    if sweep_dims:
-        base = {dim: 0 for dim in sweep_dims}
-        liq = ds["liquidated"].astype(np.float64)
-        dl = liq - liq.isel(base)
-        ds["liquidation_probability_vs_base"] = dl.mean("path").assign_attrs(
-            units="1", long_name="liquidation probability minus that of the first variant, same paths")
-        ds["liquidation_probability_vs_base_se"] = (dl.std("path", ddof=1) / np.sqrt(ds.sizes["path"])).assign_attrs(
-            units="1", long_name="paired standard error of liquidation_probability_vs_base")
-        hb = h_at_T.isel(base)
-        e = xr.apply_ufunc(_es_diff, h_at_T, hb, input_core_dims=[["path"], ["path"]],
-                           output_core_dims=[["_stat", "level"]], vectorize=True).assign_coords(level=LEVELS)
-        ds["es_hedged_vs_base"] = e.isel(_stat=0).assign_attrs(
-            units="USD", long_name="ES of hedged PnL at the horizon minus that of the first variant, same paths")
-        ds["es_hedged_vs_base_se"] = e.isel(_stat=1).assign_attrs(
-            units="USD", long_name="paired standard error of es_hedged_vs_base")
-
-    threshold = json.loads(ds.attrs.get("config", "{}")).get("simulation", {}).get("value_threshold")
-    if threshold is not None:
-        hv = ds["hedged_value"].isel(time=-1) if "time" in ds["hedged_value"].dims else ds["hedged_value"]
-        sp = xr.apply_ufunc(lambda x: np.array(stats.proportion(x < threshold)), hv, input_core_dims=[["path"]],
-                            output_core_dims=[["_stat"]], vectorize=True)
-        for k, suffix in enumerate(["", "_se", "_low", "_high"]):
-            ds["shortfall_probability" + suffix] = sp.isel(_stat=k).assign_attrs(
-                units="1", long_name=f"P(hedged value at the horizon < {threshold:,.2f} USD)" + (
-                    "" if not suffix else f" ({suffix[1:]})"))
-        ds.attrs["value_threshold_usd"] = float(threshold)
+    _paired_and_shortfall(ds)
     ds["level"].attrs = {"units": "1", "long_name": "confidence level of VaR / ES"}
     ds["quantile"].attrs = {"units": "1", "long_name": "probability level of the quantile"}
     return ds
@@ -385,40 +349,61 @@ def _summarize_weighted(ds: xr.Dataset, m_unit: str) -> xr.Dataset:
             return stats.weighted_quantiles(x[ok], ww[ok], QUANTILES) if ok.any() else np.full(QUANTILES.size, np.nan)
         ds[name] = wapply(_wq, ds[src], ["quantile"]).assign_coords(quantile=QUANTILES).assign_attrs(
             units=units, long_name=f"quantiles of {src} (IS-weighted)")
-    # paired comparisons on the same (tilted) paths, as in the unweighted summary
-    d = xr.apply_ufunc(_wes_diff, ds["hedged_pnl"], ds["unhedged_pnl"], w, input_core_dims=[["path"]] * 3,
-                       output_core_dims=[["_stat", "level"]], vectorize=True).assign_coords(level=LEVELS)
-    ds["es_hedged_minus_unhedged"] = d.isel(_stat=0).assign_attrs(
-        units="USD", long_name="ES of hedged PnL minus ES of unhedged PnL, same paths (IS-weighted)")
-    ds["es_hedged_minus_unhedged_se"] = d.isel(_stat=1).assign_attrs(
-        units="USD", long_name="paired standard error of the ES difference (delta method, IS-weighted)")
-    sweep_dims = [dim for dim in ds["liquidated"].dims if dim != "path"]
-    if sweep_dims:
-        base = {dim: 0 for dim in sweep_dims}
-        dl = (ds["liquidated"].astype(np.float64) - ds["liquidated"].isel(base).astype(np.float64)) * w
-        ds["liquidation_probability_vs_base"] = dl.mean("path").assign_attrs(
-            units="1", long_name="liquidation probability minus that of the first variant, same paths (IS)")
-        ds["liquidation_probability_vs_base_se"] = (dl.std("path", ddof=1) / np.sqrt(ds.sizes["path"])).assign_attrs(
-            units="1", long_name="paired standard error of liquidation_probability_vs_base")
-        h_at_T = ds["hedged_pnl"].isel(time=-1) if "time" in ds["hedged_pnl"].dims else ds["hedged_pnl"]
-        e = xr.apply_ufunc(_wes_diff, h_at_T, h_at_T.isel(base), w, input_core_dims=[["path"]] * 3,
-                           output_core_dims=[["_stat", "level"]], vectorize=True).assign_coords(level=LEVELS)
-        ds["es_hedged_vs_base"] = e.isel(_stat=0).assign_attrs(
-            units="USD", long_name="ES of hedged PnL at the horizon minus that of the first variant (IS-weighted)")
-        ds["es_hedged_vs_base_se"] = e.isel(_stat=1).assign_attrs(
-            units="USD", long_name="paired standard error of es_hedged_vs_base")
-    threshold = json.loads(ds.attrs.get("config", "{}")).get("simulation", {}).get("value_threshold")
-    if threshold is not None:
-        hv = ds["hedged_value"].isel(time=-1) if "time" in ds["hedged_value"].dims else ds["hedged_value"]
-        sp = wapply(lambda x, ww: np.array(stats.weighted_proportion(x < threshold, ww)), hv, ["_stat"])
-        for k, suffix in enumerate(["", "_se", "_low", "_high"]):
-            ds["shortfall_probability" + suffix] = sp.isel(_stat=k).assign_attrs(
-                units="1", long_name=f"P(hedged value at the horizon < {threshold:,.2f} USD), IS-weighted" + (
-                    "" if not suffix else f" ({suffix[1:]})"))
-        ds.attrs["value_threshold_usd"] = float(threshold)
+    _paired_and_shortfall(ds, w)
     ds["level"].attrs = {"units": "1", "long_name": "confidence level of VaR / ES"}
     ds["quantile"].attrs = {"units": "1", "long_name": "probability level of the quantile"}
     return ds
+
+
+def _paired_and_shortfall(ds: xr.Dataset, w: xr.DataArray | None = None) -> None:
+    """Comparisons on the same paths, with paired SEs (influence functions; delta method
+    with the likelihood ratio ``w`` under importance sampling): hedged minus unhedged ES,
+    every sweep variant against the first (all sweep coordinates at index 0); and the
+    shortfall probability when the config sets ``simulation.value_threshold``."""
+    tag = "" if w is None else " (IS-weighted)"
+
+    def es_diff(a, b):
+        args, fn = ([a, b], _es_diff) if w is None else ([a, b, w], _wes_diff)
+        return xr.apply_ufunc(fn, *args, input_core_dims=[["path"]] * len(args),
+                              output_core_dims=[["_stat", "level"]], vectorize=True).assign_coords(level=LEVELS)
+
+    d = es_diff(ds["hedged_pnl"], ds["unhedged_pnl"])
+    ds["es_hedged_minus_unhedged"] = d.isel(_stat=0).assign_attrs(
+        units="USD", long_name="ES of hedged PnL minus ES of unhedged PnL, same paths" + tag)
+    ds["es_hedged_minus_unhedged_se"] = d.isel(_stat=1).assign_attrs(
+        units="USD", long_name="paired (common random numbers) standard error of the ES difference" + tag)
+    sweep_dims = [dim for dim in ds["liquidated"].dims if dim != "path"]
+    if sweep_dims:
+        base = {dim: 0 for dim in sweep_dims}
+        liq = ds["liquidated"].astype(np.float64)
+        dl = liq - liq.isel(base)
+        if w is not None:
+            dl = dl * w
+        ds["liquidation_probability_vs_base"] = dl.mean("path").assign_attrs(
+            units="1", long_name="liquidation probability minus that of the first variant, same paths" + tag)
+        ds["liquidation_probability_vs_base_se"] = (dl.std("path", ddof=1) / np.sqrt(ds.sizes["path"])).assign_attrs(
+            units="1", long_name="paired standard error of liquidation_probability_vs_base")
+        h_at_T = ds["hedged_pnl"].isel(time=-1) if "time" in ds["hedged_pnl"].dims else ds["hedged_pnl"]
+        e = es_diff(h_at_T, h_at_T.isel(base))
+        ds["es_hedged_vs_base"] = e.isel(_stat=0).assign_attrs(
+            units="USD", long_name="ES of hedged PnL at the horizon minus that of the first variant, same paths" + tag)
+        ds["es_hedged_vs_base_se"] = e.isel(_stat=1).assign_attrs(
+            units="USD", long_name="paired standard error of es_hedged_vs_base")
+
+    threshold = json.loads(ds.attrs.get("config", "{}")).get("simulation", {}).get("value_threshold")
+    if threshold is not None:
+        hv = ds["hedged_value"].isel(time=-1) if "time" in ds["hedged_value"].dims else ds["hedged_value"]
+        if w is None:
+            sp = xr.apply_ufunc(lambda x: np.array(stats.proportion(x < threshold)), hv,
+                                input_core_dims=[["path"]], output_core_dims=[["_stat"]], vectorize=True)
+        else:
+            sp = xr.apply_ufunc(lambda x, ww: np.array(stats.weighted_proportion(x < threshold, ww)), hv, w,
+                                input_core_dims=[["path"], ["path"]], output_core_dims=[["_stat"]], vectorize=True)
+        for k, suffix in enumerate(["", "_se", "_low", "_high"]):
+            ds["shortfall_probability" + suffix] = sp.isel(_stat=k).assign_attrs(
+                units="1", long_name=f"P(hedged value at the horizon < {threshold:,.2f} USD)" + tag + (
+                    "" if not suffix else f" ({suffix[1:]})"))
+        ds.attrs["value_threshold_usd"] = float(threshold)
 
 
 def _wes_diff(a: np.ndarray, b: np.ndarray, w: np.ndarray) -> np.ndarray:
