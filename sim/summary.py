@@ -88,7 +88,8 @@ def _single(ds: xr.Dataset) -> list[str]:
                      f"{float(q.sel(quantile=0.05)):.1f}-{float(q.sel(quantile=0.95)):.1f} days"))
     he = float(_at_T(ds["hedge_effectiveness"]))
     he_se = float(_at_T(ds["hedge_effectiveness_se"])) if "hedge_effectiveness_se" in ds else math.nan
-    rows.append(("hedge effectiveness", f"{he:.4f} +- {he_se:.4f}  (1 - Var hedged / Var unhedged)"))
+    he_se_s = f"{he_se:.4f}" if not he_se < 1e-4 else f"{he_se:.1e}"  # large runs: keep a digit
+    rows.append(("hedge effectiveness", f"{he:.4f} +- {he_se_s}  (1 - Var hedged / Var unhedged)"))
     fm, fse, fu = float(ds["funding_mean"]), float(ds["funding_mean_se"]), float(ds["funding_usd_mean"])
     fq = ds["funding_quantile"]
     rows.append(("expected funding (+ received)", f"{fm:+.6f} {unit} +- {fse:.6f}  ({_num(fu)} USD); "
