@@ -31,6 +31,8 @@ from .account import INVERSE, fee, maintenance_margin, position_value
 from .models import ou_step
 from .rng import BLOCK
 
+SMALL = 0.015625  # |x| below which exp(x) is the degree-6 polynomial (_exp_poly)
+
 
 class MarketArgs(NamedTuple):
     spot: float
@@ -131,7 +133,7 @@ def _simulate_block(global_first, local_first, n_paths, gp, gf, gb, gj, gm, mk, 
     f_path = np.empty(n_funding + 1)
     # the path's price, basis and funding normals (kept for the antithetic partner) and
     # the bridge's exponential draws
-    shocks = np.empty((4, steps + 1))
+    shocks = np.empty((8, steps + 1))
     eq_path = np.empty(steps // save_every + 1)
     coef = _market_coefficients(mk)
     n_saved_paths = out.saved.shape[0]
@@ -194,9 +196,14 @@ def _market_path(gp, gf, gb, gj, gm, mk, coef, s_path, m_path, c_path, f_path, s
     checks liquidation on this maximum (the worst mark for a short), so a crossing between
     two steps is not missed.
 
-    The index advances as S *= exp(dlog + jump) with a short polynomial for small moves
-    (``_exp_small``), and every variate of the path is drawn before the arithmetic loop,
-    each stream in its own loop (the same sequence per stream as drawing step by step).
+    Layout for speed: every variate of the path is drawn first, each stream in its own
+    loop (the same sequence per stream as drawing step by step); the index's diffusion
+    moves and their exp are computed for all steps in a branch-free loop that vectorises
+    (``_diffusion_growth``); the sequential loop then carries S *= growth (x exp(jump)),
+    the basis and funding recursions and the jumps; the bridge maxima come last in another
+    vectorised loop (``_bridge_maxima``). Importance sampling stops the tilt at the first
+    step whose end mark reaches the liquidation price (a stopping time, so the likelihood
+    ratio stays exact).
     """
     c10, c20, r_b, f_u, f_rest_sd = coef
     steps = mk.steps
@@ -228,6 +235,10 @@ def _market_path(gp, gf, gb, gj, gm, mk, coef, s_path, m_path, c_path, f_path, s
     u_row = shocks[1]
     f_row = shocks[2]
     e_row = shocks[3]
+    d_row = shocks[4]
+    hi_row = shocks[5]
+    x_row = shocks[6]
+    g_row = shocks[7]
     if not mirror:
         for i in range(1, steps + 1):
             z_row[i] = gp.standard_normal()
@@ -242,6 +253,9 @@ def _market_path(gp, gf, gb, gj, gm, mk, coef, s_path, m_path, c_path, f_path, s
     if mk.continuous:
         for i in range(1, steps + 1):
             e_row[i] = gm.standard_exponential()
+    # the index's diffusion moves and their exp, for every step at once (SIMD); under
+    # importance sampling with the tilt on (the loop below redoes the steps after it stops)
+    _diffusion_growth(mk, sign, z_row, x_row, g_row)
     next_jump = gj.standard_exponential() / mk.jump_rate_dt if jumps_on else np.inf
     for i in range(1, steps + 1):
         z = sign * z_row[i]
@@ -250,7 +264,12 @@ def _market_path(gp, gf, gb, gj, gm, mk, coef, s_path, m_path, c_path, f_path, s
         if tilting:  # importance sampling: shift the price shock, carry the likelihood ratio
             e1 = z + theta
             log_w += -theta * z - 0.5 * theta * theta
-        dlog = mk.log_drift[i] + mk.vol[i] * e1
+        if tilting or theta == 0.0:
+            dlog = x_row[i]
+            growth = g_row[i]
+        else:  # the tilt has stopped: the model's own move
+            dlog = mk.log_drift[i] + mk.vol[i] * e1
+            growth = _exp_small(dlog)
         jump = 0.0
         while next_jump <= i:  # exact Poisson count of jumps in (i-1, i]
             if mk.model == 2:  # kou: asymmetric double exponential
@@ -261,26 +280,19 @@ def _market_path(gp, gf, gb, gj, gm, mk, coef, s_path, m_path, c_path, f_path, s
             else:
                 jump += mk.jump_mean + mk.jump_std * gj.standard_normal()
             next_jump += gj.standard_exponential() / mk.jump_rate_dt
-        s *= _exp_small(dlog + jump)
+        s *= growth if jump == 0.0 else growth * math.exp(jump)
         bs = ou_step(bs, mk.b_mean, mk.b_a, mk.b_sd, c20 * e1 + r_b * u) + mk.basis_add[i]
         s_path[i] = s
         m = s * (1.0 + bs)
         m_path[i] = m
-        if mk.continuous:
-            # Brownian bridge of the log mark over the step, jump excluded: its maximum is
-            # the higher end point plus g = (sqrt(d^2 + 2 v E) - |d|) / 2, d the step's move.
-            # Taking the higher end point in prices keeps the maximum >= both end points
-            # exactly; d uses log(1 + b) ~ b for the basis part (off by about b * db, e.g.
-            # 1e-6 for a 0.1 % move, which changes g by at most half that).
-            d = dlog + (bs - b_prev)
+        if mk.continuous:  # the bridge maximum is drawn after the loop (``_bridge_maxima``)
+            d_row[i] = dlog + (bs - b_prev)
             b_prev = bs
-            var = mk.vol[i] * mk.vol[i] + mk.b_sd * mk.b_sd + 2.0 * c20 * mk.vol[i] * mk.b_sd
-            g = 0.5 * (math.sqrt(d * d + 2.0 * var * e_row[i]) - abs(d))
             m_pre = m if jump == 0.0 else m * math.exp(-jump)  # jumps at the end of the step
-            c_path[i] = max(max(m_path[i - 1], m_pre) * _exp_small(g), m)
+            hi_row[i] = max(m_path[i - 1], m_pre)
         else:
             c_path[i] = m
-        if tilting and c_path[i] >= is_h:
+        if tilting and m >= is_h:
             tilting = False  # past the threshold: back to the model's own measure
         if funding_on:
             acc1 += mk.f_w[k] * e1
@@ -299,17 +311,76 @@ def _market_path(gp, gf, gb, gj, gm, mk, coef, s_path, m_path, c_path, f_path, s
             if not math.isnan(mk.f_pin[n_f]):  # stress: funding pinned (the state too)
                 f = mk.f_pin[n_f]
             f_path[n_f] = f
+    if mk.continuous:
+        _bridge_maxima(mk, c20, m_path, c_path, d_row, hi_row, e_row)
     return log_w
 
 
 @njit(cache=True, inline="always")
+def _diffusion_growth(mk, sign, z_row, x_row, g_row):
+    """x = log drift + vol (z + theta) and exp(x) for every step: a branch-free loop with
+    the degree-6 polynomial (|x| < 1/64 on hourly steps), then libm's exp for the rare
+    larger moves."""
+    steps = z_row.shape[0] - 1
+    theta = mk.is_theta
+    drift = mk.log_drift
+    vol = mk.vol
+    n_big = 0
+    for i in range(1, steps + 1):
+        x = drift[i] + vol[i] * (sign * z_row[i] + theta)
+        x_row[i] = x
+        g_row[i] = _exp_poly(x)
+        n_big += abs(x) >= SMALL
+    if n_big > 0:
+        for i in range(1, steps + 1):
+            if abs(x_row[i]) >= SMALL:
+                g_row[i] = math.exp(x_row[i])
+
+
+@njit(cache=True, inline="always")
+def _bridge_maxima(mk, c20, m_path, c_path, d_row, hi_row, e_row):
+    """Checked mark of every step: the maximum of the Brownian bridge of the log mark over
+    the step (jump excluded), the higher end point ``hi_row`` times exp(g) with
+    g = (sqrt(d^2 + 2 v E) - |d|) / 2, d the step's move of the log mark. Taking the higher
+    end point in prices keeps the maximum >= both end points exactly; d uses
+    log(1 + b) ~ b for the basis part (off by about b * db, e.g. 1e-6 for a 0.1 % move,
+    which changes g by at most half that). A branch-free loop (SIMD): exp(g) by the
+    polynomial, then the rare steps with g >= 1/64 again with libm's exp."""
+    steps = m_path.shape[0] - 1
+    b2 = mk.b_sd * mk.b_sd
+    cb = 2.0 * c20 * mk.b_sd
+    vol = mk.vol
+    n_big = 0
+    for i in range(1, steps + 1):
+        d = d_row[i]
+        var = vol[i] * vol[i] + b2 + cb * vol[i]
+        g = 0.5 * (math.sqrt(d * d + 2.0 * var * e_row[i]) - abs(d))
+        c_path[i] = max(hi_row[i] * _exp_poly(g), m_path[i])
+        n_big += g >= SMALL
+    if n_big > 0:
+        for i in range(1, steps + 1):
+            d = d_row[i]
+            var = vol[i] * vol[i] + b2 + cb * vol[i]
+            g = 0.5 * (math.sqrt(d * d + 2.0 * var * e_row[i]) - abs(d))
+            if g >= SMALL:
+                c_path[i] = max(hi_row[i] * math.exp(g), m_path[i])
+
+
+@njit(cache=True, inline="always")
+def _exp_poly(h):
+    """exp(h) for |h| < SMALL = 1/64: the degree-6 Taylor polynomial in Estrin form
+    (truncation under 1e-16 relative, i.e. libm's exp within rounding). Branch-free, so
+    loops over steps that use it vectorise."""
+    h2 = h * h
+    return (1.0 + h) + h2 * (0.5 + h * (1.0 / 6.0)) + (h2 * h2) * (
+        (1.0 / 24.0 + h * (1.0 / 120.0)) + h2 * (1.0 / 720.0))
+
+
+@njit(cache=True, inline="always")
 def _exp_small(h):
-    """exp(h): for |h| < 1/64 a degree-6 Taylor polynomial in Estrin form (truncation
-    under 1e-16 relative, i.e. libm's exp within rounding), libm beyond."""
-    if -0.015625 < h < 0.015625:
-        h2 = h * h
-        return (1.0 + h) + h2 * (0.5 + h * (1.0 / 6.0)) + (h2 * h2) * (
-            (1.0 / 24.0 + h * (1.0 / 120.0)) + h2 * (1.0 / 720.0))
+    """exp(h): the polynomial for |h| < 1/64, libm beyond."""
+    if -SMALL < h < SMALL:
+        return _exp_poly(h)
     return math.exp(h)
 
 
