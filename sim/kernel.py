@@ -408,11 +408,19 @@ def _account_path(v, acc, mk, s_path, m_path, c_path, inv, f_path, li, out, save
     t0 = acc.tier_start[v]
     t1 = acc.tier_end[v]
     inverse = kind == INVERSE
-    inv_m = inv[0]
-    inv_c = inv[1]
+    # branch-free in the contract type: position value size * px (px = 1/M or M), uPnL
+    # sgn * (value - entry value), USD value of margin-currency amounts x usd_s (S or 1)
+    px = inv[0] if inverse else m_path
+    px_c = inv[1] if inverse else c_path
+    sgn = 1.0 if inverse else -1.0
+    inv_f = 1.0 if inverse else 0.0
     entry = m_path[0]
-    fee_open = fee(kind, size, entry, acc.fee_rate[v])
+    fee_rate = acc.fee_rate[v]
+    fee_open = fee(kind, size, entry, fee_rate)
     pv_entry = position_value(kind, size, entry)
+    flat = t1 - t0 == 1  # one maintenance tier: rate * value - deduction, no search
+    mm_rate = acc.tier_rates[t1 - 1]
+    mm_ded = acc.tier_deductions[t1 - 1]
     fund_h = 0.0  # cumulative funding of the never-liquidated account (for R)
     fund_usd = 0.0
     fund_liq = 0.0  # funding actually received (frozen at liquidation)
@@ -429,16 +437,18 @@ def _account_path(v, acc, mk, s_path, m_path, c_path, inv, f_path, li, out, save
     n_f = 0
     r = 0  # next report time
     n_report = mk.report_steps.shape[0]
-    fee_rate = acc.fee_rate[v]
     for i in range(1, steps + 1):
         s = s_path[i]
-        mark = m_path[i]
-        pv = size * inv_m[i] if inverse else size * mark  # position value, margin currency
+        usd_s = inv_f * s + (1.0 - inv_f)  # S for BTC amounts (inverse), 1 for USD (linear)
+        pv = size * px[i]  # position value, margin currency
         # the check uses the worst mark of the step (its end, or the bridge maximum)
-        pv_c = size * inv_c[i] if inverse else size * c_path[i]
-        mm = maintenance_margin(pv_c, acc.tier_limits, acc.tier_rates, acc.tier_deductions, t0, t1)
+        pv_c = size * px_c[i]
+        if flat:
+            mm = mm_rate * pv_c - mm_ded
+        else:
+            mm = maintenance_margin(pv_c, acc.tier_limits, acc.tier_rates, acc.tier_deductions, t0, t1)
         # uPnL + funding - open fee: short inverse Q/M - Q/E, short linear qE - qM
-        pnl_c = (pv_c - pv_entry if inverse else pv_entry - pv_c) + fund_h - fee_open
+        pnl_c = sgn * (pv_c - pv_entry) + fund_h - fee_open
         req = max(req, mm - pnl_c)
         pay = 0.0
         k += 1
@@ -458,12 +468,10 @@ def _account_path(v, acc, mk, s_path, m_path, c_path, inv, f_path, li, out, save
                 fund_liq = fund_h - pay
                 equity = 0.0
             else:
-                # equity at the step's end mark, plus funding paid at it
-                pnl = (pv - pv_entry if inverse else pv_entry - pv) + fund_h - pay - fee_open
-                equity = collateral + pnl + pay
-                if funding_time:
-                    fund_usd += pay * s if inverse else pay
-        value = (stack + equity) * s if inverse else stack * s + equity
+                # equity at the step's end mark, after the funding paid at it
+                equity = collateral + sgn * (pv - pv_entry) + fund_h - fee_open
+                fund_usd += pay * usd_s
+        value = stack * s + equity * usd_s
         peak = max(peak, value)
         mdd = max(mdd, peak - value)
         if save and i % save_every == 0:
@@ -471,7 +479,7 @@ def _account_path(v, acc, mk, s_path, m_path, c_path, inv, f_path, li, out, save
         if r < n_report and i == mk.report_steps[r]:
             # value if the position were closed now: an open one pays the taker fee
             closed = equity - (fee_rate * pv if not liq else 0.0)
-            out.value_at[li, v, r] = (stack + closed) * s if inverse else stack * s + closed
+            out.value_at[li, v, r] = stack * s + closed * usd_s
             r += 1
     close_fee = 0.0
     if not liq:
