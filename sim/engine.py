@@ -288,7 +288,7 @@ def importance_tilt(cfg: Config, mp: MarketParams, hedge: Hedge) -> tuple[float,
     ``simulation.importance`` = a number x shifts the log index by x sigma sqrt(T) over the
     horizon (x / sqrt(steps) per step); "auto" picks x so that the shifted drift carries
     the index to the liquidation price of the first hedge variant by the horizon, so that
-    about half the paths liquidate. The tilt applies until the mark first reaches the
+    about half the paths liquidate. The tilt applies until the checked mark of a step reaches the
     liquidation price (it then has done its job), so the likelihood ratio is that of the
     path up to liquidation (optional stopping; unbiased for every statistic)."""
     imp = cfg.simulation.importance

@@ -202,7 +202,7 @@ def _market_path(gp, gf, gb, gj, gm, mk, coef, s_path, m_path, c_path, f_path, s
     (``_diffusion_growth``); the sequential loop then carries S *= growth (x exp(jump)),
     the basis and funding recursions and the jumps; the bridge maxima come last in another
     vectorised loop (``_bridge_maxima``). Importance sampling stops the tilt at the first
-    step whose end mark reaches the liquidation price (a stopping time, so the likelihood
+    step whose checked mark reaches the liquidation price (a stopping time, so the likelihood
     ratio stays exact).
     """
     c10, c20, r_b, f_u, f_rest_sd = coef
@@ -292,8 +292,12 @@ def _market_path(gp, gf, gb, gj, gm, mk, coef, s_path, m_path, c_path, f_path, s
             hi_row[i] = max(m_path[i - 1], m_pre)
         else:
             c_path[i] = m
-        if tilting and m >= is_h:
-            tilting = False  # past the threshold: back to the model's own measure
+        if tilting:  # past the threshold (the step's checked mark): back to the model's own measure
+            top = m
+            if mk.continuous:  # this step's bridge maximum, as _bridge_maxima will compute it
+                top = _bridge_top(mk, c20, i, m, hi_row[i], d_row[i], e_row[i])
+            if top >= is_h:
+                tilting = False
         if funding_on:
             acc1 += mk.f_w[k] * e1
             acc2 += mk.f_w[k] * u
@@ -335,6 +339,15 @@ def _diffusion_growth(mk, sign, z_row, x_row, g_row):
         for i in range(1, steps + 1):
             if abs(x_row[i]) >= SMALL:
                 g_row[i] = math.exp(x_row[i])
+
+
+@njit(cache=True, inline="always")
+def _bridge_top(mk, c20, i, m, hi, d, e):
+    """The checked mark of step i (see _bridge_maxima), computed on its own: importance
+    sampling stops its tilt on it inside the path loop."""
+    var = mk.vol[i] * mk.vol[i] + mk.b_sd * mk.b_sd + 2.0 * c20 * mk.b_sd * mk.vol[i]
+    g = 0.5 * (math.sqrt(d * d + 2.0 * var * e) - abs(d))
+    return max(hi * _exp_small(g), m)
 
 
 @njit(cache=True, inline="always")
