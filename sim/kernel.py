@@ -131,8 +131,9 @@ def _simulate_block(global_first, local_first, n_paths, gp, gf, gb, gj, gm, mk, 
     c_path = np.empty(steps + 1)  # mark checked for liquidation: bridge maximum within the step
     inv = np.empty((2, steps + 1))  # 1 / mark and 1 / checked mark, shared by all accounts
     f_path = np.empty(n_funding + 1)
-    # the path's price, basis and funding normals (kept for the antithetic partner) and
-    # the bridge's exponential draws
+    # per-step rows of one path (see _market_path): price, basis and funding normals (kept
+    # for the antithetic partner), bridge exponentials, bridge moves and higher end points,
+    # diffusion moves and their exp
     shocks = np.empty((8, steps + 1))
     eq_path = np.empty(steps // save_every + 1)
     coef = _market_coefficients(mk)
@@ -342,12 +343,20 @@ def _diffusion_growth(mk, sign, z_row, x_row, g_row):
 
 
 @njit(cache=True, inline="always")
+def _bridge_excess(mk, c20, i, d, e):
+    """g = (sqrt(d^2 + 2 v E) - |d|) / 2: how far the bridge maximum of the log mark over
+    step i lies above the higher end point, for the step's move d, its variance v (index
+    diffusion plus basis noise) and the exponential draw E."""
+    vol = mk.vol[i]
+    var = vol * vol + mk.b_sd * mk.b_sd + 2.0 * c20 * mk.b_sd * vol
+    return 0.5 * (math.sqrt(d * d + 2.0 * var * e) - abs(d))
+
+
+@njit(cache=True, inline="always")
 def _bridge_top(mk, c20, i, m, hi, d, e):
     """The checked mark of step i (see _bridge_maxima), computed on its own: importance
     sampling stops its tilt on it inside the path loop."""
-    var = mk.vol[i] * mk.vol[i] + mk.b_sd * mk.b_sd + 2.0 * c20 * mk.b_sd * mk.vol[i]
-    g = 0.5 * (math.sqrt(d * d + 2.0 * var * e) - abs(d))
-    return max(hi * _exp_small(g), m)
+    return max(hi * _exp_small(_bridge_excess(mk, c20, i, d, e)), m)
 
 
 @njit(cache=True, inline="always")
@@ -360,21 +369,14 @@ def _bridge_maxima(mk, c20, m_path, c_path, d_row, hi_row, e_row):
     which changes g by at most half that). A branch-free loop (SIMD): exp(g) by the
     polynomial, then the rare steps with g >= 1/64 again with libm's exp."""
     steps = m_path.shape[0] - 1
-    b2 = mk.b_sd * mk.b_sd
-    cb = 2.0 * c20 * mk.b_sd
-    vol = mk.vol
     n_big = 0
     for i in range(1, steps + 1):
-        d = d_row[i]
-        var = vol[i] * vol[i] + b2 + cb * vol[i]
-        g = 0.5 * (math.sqrt(d * d + 2.0 * var * e_row[i]) - abs(d))
+        g = _bridge_excess(mk, c20, i, d_row[i], e_row[i])
         c_path[i] = max(hi_row[i] * _exp_poly(g), m_path[i])
         n_big += g >= SMALL
     if n_big > 0:
         for i in range(1, steps + 1):
-            d = d_row[i]
-            var = vol[i] * vol[i] + b2 + cb * vol[i]
-            g = 0.5 * (math.sqrt(d * d + 2.0 * var * e_row[i]) - abs(d))
+            g = _bridge_excess(mk, c20, i, d_row[i], e_row[i])
             if g >= SMALL:
                 c_path[i] = max(hi_row[i] * math.exp(g), m_path[i])
 

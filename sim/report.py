@@ -515,13 +515,7 @@ def summary_text(ds: xr.Dataset) -> str:
     if kind == "run":
         from .summary import format_summary
 
-        try:
-            return format_summary(ds)
-        except KeyError as exc:  # a summary variable the table expects is absent (e.g. weighted results)
-            keep = [v for v in ("liquidation_probability", "liquidation_probability_low", "liquidation_probability_high",
-                                "var", "es", "pnl_mean", "pnl_std", "hedge_effectiveness", "funding_mean")
-                    if v in ds]
-            return f"(summary table not available: {exc})\n\n{ds[keep]}"
+        return format_summary(ds)
     if kind == "margin":
         unit = ds.attrs.get("margin_unit", "BTC")
         lines = [f"hedgesim margin | {ds.attrs.get('config_source', '')} | {ds.attrs.get('paths', 0):,} paths | "

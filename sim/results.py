@@ -304,8 +304,7 @@ def _summarize_weighted(ds: xr.Dataset, m_unit: str) -> xr.Dataset:
         se = np.empty(LEVELS.size)
         wn = ww / ww.mean()
         for j, a in enumerate(LEVELS):
-            phi = v[j] + np.maximum(-x - v[j], 0.0) / (1 - a)
-            se[j] = np.std(wn * (phi - e[j]), ddof=1) / np.sqrt(x.size)
+            se[j] = np.std(wn * stats.es_influence_at(x, v[j], e[j], a), ddof=1) / np.sqrt(x.size)
         return np.stack([v, np.full(LEVELS.size, np.nan), e, se])
 
     risk = wapply(_risk, pnl, ["_stat", "level"]).assign_coords(level=LEVELS)
@@ -415,8 +414,8 @@ def _wes_diff(a: np.ndarray, b: np.ndarray, w: np.ndarray) -> np.ndarray:
     vb, eb = stats.weighted_var_es(b, w, LEVELS)
     wn = w / w.mean()
     for j, level in enumerate(LEVELS):
-        fa = va[j] + np.maximum(-a - va[j], 0.0) / (1 - level) - ea[j]
-        fb = vb[j] + np.maximum(-b - vb[j], 0.0) / (1 - level) - eb[j]
+        fa = stats.es_influence_at(a, va[j], ea[j], level)
+        fb = stats.es_influence_at(b, vb[j], eb[j], level)
         out[0, j] = ea[j] - eb[j]
         out[1, j] = np.std(wn * (fa - fb), ddof=1) / np.sqrt(a.size) if a.size > 1 else np.nan
     return out

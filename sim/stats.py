@@ -157,6 +157,13 @@ def weighted_quantiles(x: np.ndarray, w: np.ndarray, qs: np.ndarray) -> np.ndarr
     return xs[idx]
 
 
+def es_influence_at(pnl: np.ndarray, var: float, es: float, level: float) -> np.ndarray:
+    """Centred per-path influence values of an ES (as a loss) whose VaR and ES are given:
+    VaR + (L_i - VaR)+ / (1 - level) - ES. With importance-sampling weights w, the delta-
+    method SE of the weighted ES is sd(w / mean(w) * phi) / sqrt(n)."""
+    return var + np.maximum(-np.asarray(pnl, dtype=np.float64) - var, 0.0) / (1.0 - level) - es
+
+
 def weighted_var_es(pnl: np.ndarray, w: np.ndarray, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """VaR and ES (positive losses) of the self-normalised weighted PnL sample."""
     losses = -np.asarray(pnl, dtype=np.float64)

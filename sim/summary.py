@@ -78,9 +78,9 @@ def _single(ds: xr.Dataset) -> list[str]:
     rows.append(("liquidation probability", f"{_prob(p)}  (95 % CI {_prob(float(ds['liquidation_probability_low']))}"
                  f" to {_prob(float(ds['liquidation_probability_high']))})"))
     if "effective_sample_size" in ds:
-        rows.append(("importance sampling", f"tilt {a.get('importance_tilt', math.nan):.3g} sigma sqrt(T) over the horizon, effective sample size "
-                     f"{float(ds['effective_sample_size']):,.0f} paths of {a.get('paths', 0):,} (every figure "
-                     "is weighted by the likelihood ratio)"))
+        rows.append(("importance sampling", f"tilt {a.get('importance_tilt', math.nan):.3g} sigma sqrt(T) over the "
+                     f"horizon, effective sample size {float(ds['effective_sample_size']):,.0f} paths of "
+                     f"{a.get('paths', 0):,} (every figure is weighted by the likelihood ratio)"))
     if p > 0:
         q = ds["liquidation_time_quantile"]
         rows.append(("time to liquidation (if liquidated)",
