@@ -71,8 +71,8 @@ def bench_main(config: str, paths: int, reps: int, threads: int, overrides: dict
     import sim
     from sim import engine
 
-    from .reference import simulate_reference
-    from .rng_floor import rng_floor, variates_per_path
+    from benchmarks.reference import simulate_reference
+    from benchmarks.rng_floor import rng_floor, variates_per_path
 
     cfg = sim.load_config(config, overrides=overrides or {})
     steps = cfg.steps

@@ -20,7 +20,7 @@ from pathlib import Path
 from scipy.optimize import brentq
 
 import sim
-from sim import analytic
+from sim.market import analytic
 
 RESULTS = Path(__file__).resolve().parent / "results"
 QUIET = {"funding.initial": 0.0, "funding.mean": 0.0, "funding.stationary_std": 0.0,

@@ -68,10 +68,11 @@ def main(argv=None) -> int:
     import numba
 
     import sim
-    from sim import engine, rng
+    from sim import engine
+    from sim.kernel import rng
     from sim.distributed import default_shard_paths
 
-    from .__main__ import machine
+    from benchmarks.__main__ import machine
 
     cfg = sim.load_config(ROOT / "configs" / "default.toml")
     steps = cfg.steps

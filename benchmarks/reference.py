@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.config import YEAR_SECONDS, Config, parse_duration
-from sim.engine import resolve_hedge
-from sim.models import MarketParams, ou_coefficients
+from sim.config.core import YEAR_SECONDS, Config, parse_duration
+from sim.engine.simulate import resolve_hedge
+from sim.market.params import MarketParams, ou_coefficients
 
 INVERSE = 0
 

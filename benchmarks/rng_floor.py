@@ -14,9 +14,9 @@ import time
 import numpy as np
 from numba import njit, prange
 
-from sim import rng
-from sim.config import Config
-from sim.models import MarketParams
+from sim.kernel import rng
+from sim.config.core import Config
+from sim.market.params import MarketParams
 
 rng_block = rng.BLOCK
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .config import Config, ConfigError, load_config  # noqa: E402
-from .io import ResultFileError, read as open_result, write as write_result  # noqa: E402
+from sim.config.core import Config, ConfigError, load_config  # noqa: E402
+from sim.results.io import ResultFileError, read as open_result, write as write_result  # noqa: E402
 
 
 def run(cfg: Config, paths: int | None = None, seed: int | None = None, *, out=None,
@@ -18,7 +18,9 @@ def run(cfg: Config, paths: int | None = None, seed: int | None = None, *, out=N
         convergence: bool = False):
     """Simulate ``cfg`` and return the result Dataset; if ``out`` is given (".zarr" or
     ".nc"), also write it there atomically. ``paths``/``seed`` override the config."""
-    from . import engine, io, results
+    from sim import engine
+    from sim.results import io
+    from sim import results
 
     if out is not None:
         io.check_path(out)
@@ -33,7 +35,7 @@ def run(cfg: Config, paths: int | None = None, seed: int | None = None, *, out=N
     if eff:
         cfg = cfg.replace(eff)
     if cfg.simulation.target_se is not None:
-        from .adaptive import simulate_adaptive
+        from sim.engine.adaptive import simulate_adaptive
 
         raw = simulate_adaptive(cfg, seed=seed, progress=progress, threads=threads, chunk_paths=chunk_paths)
         cfg = raw.cfg
@@ -42,7 +44,7 @@ def run(cfg: Config, paths: int | None = None, seed: int | None = None, *, out=N
                               chunk_paths=chunk_paths)
     ds = results.build_dataset(raw)
     if convergence:
-        from .adaptive import convergence as _convergence
+        from sim.engine.adaptive import convergence as _convergence
 
         ds = _convergence(ds)
     if out is not None:

@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 
 import sim
-from sim import analytic
-from sim.account import (INVERSE, LINEAR, flat_tiers, funding_payment, liquidation_price, maintenance_margin,
-                         margin_excess, position_value, tier_arrays, unrealised_pnl)
-from sim.engine import resolve_hedge
+from sim.market import analytic
+from sim.instruments.perpetual import (INVERSE, LINEAR, flat_tiers, funding_payment, liquidation_price, maintenance_margin, margin_excess, position_value, tier_arrays, unrealised_pnl)
+from sim.engine.simulate import resolve_hedge
 
 
 def test_seed_example_liquidation_price():

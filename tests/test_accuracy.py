@@ -8,7 +8,7 @@ import pytest
 from scipy.optimize import brentq
 
 import sim
-from sim import analytic
+from sim.market import analytic
 
 QUIET = {"funding.initial": 0.0, "funding.mean": 0.0, "funding.stationary_std": 0.0,
          "basis.stationary_std": 0.0, "exchange.taker_fee": 0.0}

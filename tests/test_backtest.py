@@ -15,7 +15,7 @@ import pytest
 import xarray as xr
 
 import sim
-from sim.cli import main
+from sim.cli.main import main
 from sim.data import load_funding, load_prices
 from sim.data.backtest import backtest, brier_score, christoffersen_ind, kupiec_pof, non_overlapping
 from sim.data.replay import replay_windows, window_starts

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import sim
-from sim.cli import main
+from sim.cli.main import main
 from sim.data import calibrate, load_funding, load_prices
 from sim.data.calibrate import _merton_nll_grad, fit_gbm, fit_merton, fit_ou, log_returns, to_toml
 

@@ -23,7 +23,7 @@ import pytest
 import xarray as xr
 
 import sim
-from sim.cli import main
+from sim.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_EXAMPLE = ROOT / "configs" / "seed_example.toml"

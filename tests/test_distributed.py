@@ -169,7 +169,7 @@ def test_interrupt_then_resume(tmp_path, capsys):
     `hedgesim run --workers 1` with status 130, leaves OUT.partial without the completion
     marker and no OUT; `--resume` computes only the missing shards and gives the
     single-process result."""
-    from sim.cli import main
+    from sim.cli.main import main
 
     out = tmp_path / "i.zarr"
     part = Path(str(out) + ".partial")
@@ -218,7 +218,7 @@ def test_interrupt_then_resume(tmp_path, capsys):
 
 def test_cli_one_worker_matches_single_process(tmp_path, capsys):
     """`hedgesim run ... --workers 1` end to end (its own LocalCluster), default shard size."""
-    from sim.cli import main
+    from sim.cli.main import main
 
     out = tmp_path / "c.zarr"
     code = main(["run", str(DEFAULT), "--paths", "3000", "--seed", "2", "--set", "simulation.horizon=2d", "--set",
@@ -240,7 +240,7 @@ def test_cli_one_worker_matches_single_process(tmp_path, capsys):
     (["--workers", "0"], "at least 1"),
 ])
 def test_cli_bad_options(tmp_path, capsys, extra, message):
-    from sim.cli import main
+    from sim.cli.main import main
 
     out = tmp_path / ("r.zarr" if "--no-save" not in extra else "x.zarr")
     code = main(["run", str(DEFAULT), "--paths", "2048", "-q", "--out", str(out), *extra])
@@ -251,7 +251,7 @@ def test_cli_bad_options(tmp_path, capsys, extra, message):
 
 
 def test_cli_nc_output_rejected(tmp_path, capsys):
-    from sim.cli import main
+    from sim.cli.main import main
 
     code = main(["run", str(DEFAULT), "-q", "--workers", "1", "--out", str(tmp_path / "r.nc")])
     assert code == 2 and ".zarr" in capsys.readouterr().err
@@ -278,7 +278,7 @@ def test_single_machine_path_needs_no_dask():
 
 
 def test_shards_are_whole_blocks():
-    from sim import rng
+    from sim.kernel import rng
     from sim.distributed import default_shard_paths, shards_of
 
     for paths in (1, 1023, 1024, 5000, 10**6, 10**9):

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import sim
-from sim import analytic
-from sim.config import YEAR_SECONDS
+from sim.market import analytic
+from sim.config.core import YEAR_SECONDS
 
 QUIET = {"funding.initial": 0.0, "funding.mean": 0.0, "funding.stationary_std": 0.0,
          "basis.initial": 0.0, "basis.stationary_std": 0.0, "exchange.taker_fee": 0.0}

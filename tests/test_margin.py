@@ -21,8 +21,8 @@ import pytest
 import xarray as xr
 
 import sim
-from sim.cli import main
-from sim.margin import MIN_EVENTS, run_margin
+from sim.cli.main import main
+from sim.analysis.margin import MIN_EVENTS, run_margin
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_EXAMPLE = ROOT / "configs" / "seed_example.toml"

@@ -34,7 +34,7 @@ from hypothesis import strategies as st
 import xarray as xr
 
 import sim
-from sim.stats import tail_count
+from sim.results.stats import tail_count
 
 PATHS = 256
 

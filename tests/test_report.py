@@ -17,8 +17,8 @@ import pytest
 
 pytest.importorskip("matplotlib", reason="requires matplotlib (pip install 'hedgesim[report]')")
 
-from sim.cli import main  # noqa: E402
-from sim.report import make_report  # noqa: E402
+from sim.cli.main import main  # noqa: E402
+from sim.report.html import make_report  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = ROOT / "configs" / "default.toml"

@@ -27,8 +27,9 @@ import numpy as np
 import pytest
 
 import sim
-from sim import engine, results
-from sim.cli import main
+from sim import engine
+from sim import results
+from sim.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_EXAMPLE = ROOT / "configs" / "seed_example.toml"

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 import sim
-from sim.cli import main
+from sim.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = ROOT / "configs" / "default.toml"

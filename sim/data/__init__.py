@@ -19,7 +19,7 @@
 
 from __future__ import annotations
 
-from .load import DataError, FundingData, PriceData, load_funding, load_prices  # noqa: F401
-from .calibrate import Calibration, calibrate  # noqa: F401  (after the submodule: the name is the function)
+from sim.data.load import DataError, FundingData, PriceData, load_funding, load_prices  # noqa: F401
+from sim.data.calibrate import Calibration, calibrate  # noqa: F401  (after the submodule: the name is the function)
 
 __all__ = ["DataError", "PriceData", "FundingData", "load_prices", "load_funding", "Calibration", "calibrate"]

@@ -33,10 +33,10 @@ import pandas as pd
 import xarray as xr
 from scipy import special, stats
 
-from ..config import Config, ConfigError, format_duration
-from .calibrate import calibrate
-from .load import DataError, FundingData, PriceData, _fmt_t
-from .replay import _window_row, market_path, run_path, window_starts
+from sim.config.core import Config, ConfigError, format_duration
+from sim.data.calibrate import calibrate
+from sim.data.load import DataError, FundingData, PriceData, _fmt_t
+from sim.data.replay import _window_row, market_path, run_path, window_starts
 
 LEVELS = (0.95, 0.99)
 BUCKETS = (0.0, 0.01, 0.05, 0.1, 0.2, 0.5, 1.0)
@@ -217,8 +217,8 @@ def _fitted(cal, models) -> dict:
 
 def _assemble(cfg, prices, funding, kept, rows, pred, fitted, models, window_s, step_s, calibration_s, paths,
               seed, drift) -> xr.Dataset:
-    from .. import __version__
-    from .replay import _assemble as assemble_windows
+    from sim import __version__
+    from sim.data.replay import _assemble as assemble_windows
 
     ds = assemble_windows(cfg, rows, kept, prices, funding, window_s)
     ds.attrs["title"] = "hedgesim walk-forward backtest"

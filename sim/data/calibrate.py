@@ -34,8 +34,8 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from ..config import SCHEMA, YEAR_SECONDS, format_duration
-from .load import DataError, FundingData, PriceData, asof, describe_period, fmt_td, to_utc
+from sim.config.core import SCHEMA, YEAR_SECONDS, format_duration
+from sim.data.load import DataError, FundingData, PriceData, asof, describe_period, fmt_td, to_utc
 
 LN2 = math.log(2.0)
 HOUR_YEARS = 3600.0 / YEAR_SECONDS
@@ -681,7 +681,7 @@ def _se_text(x: float, unit: str = "") -> str:
 def to_toml(cal: Calibration, model: str = "merton", drift: str = "fitted", command: str = "") -> str:
     """The calibrated config fragment ([market], [funding], [basis]) with every value's SE
     as a comment, the sample, the log-likelihood and AIC of each model, and the KS line."""
-    from .. import __version__
+    from sim import __version__
 
     vals = cal.config_values(model, drift)
     f = cal.fits

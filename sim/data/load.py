@@ -34,7 +34,7 @@ from typing import Callable, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from ..config import ConfigError
+from sim.config.core import ConfigError
 
 PRICE_ROLES = ("open", "high", "low", "close")
 PERP_ROLES = ("perp_open", "perp_high", "perp_low", "perp_close")

@@ -34,8 +34,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..config import Config, ConfigError, format_duration, parse_duration
-from .load import DataError, FundingData, PriceData, _fmt_t, asof, fmt_td, to_utc
+from sim.config.core import Config, ConfigError, format_duration, parse_duration
+from sim.data.load import DataError, FundingData, PriceData, _fmt_t, asof, fmt_td, to_utc
 
 WINDOW_VARS = ["liquidated", "liquidation_time", "hedged_pnl", "unhedged_pnl", "funding", "funding_usd", "fees",
                "required_collateral", "min_margin_level", "max_drawdown", "hedged_value", "unhedged_value",
@@ -135,7 +135,7 @@ def market_path(cfg: Config, prices: PriceData, funding: FundingData | None, sta
                            "file's settlement times: each pays the last rate settled before it")
         p.funding = np.nan_to_num(rates, nan=float(rates[1]) if n_f else 0.0)
     else:
-        from ..models import MarketParams
+        from sim.market.params import MarketParams
 
         mp = MarketParams.from_config(cfg.replace({"simulation.dt": format_duration(bar_s),
                                                    "simulation.horizon": format_duration(steps * bar_s)}))
@@ -159,9 +159,11 @@ def window_config(cfg: Config, path: MarketPath, bar_s: float, paths: int = 1) -
 
 def run_path(cfg: Config, path: MarketPath, bar_s: float) -> xr.Dataset:
     """The hedge account along one realised path -> a one-path result Dataset (SPEC §6)."""
-    from .. import engine, kernel, results
-    from ..models import MarketParams
-    from ..stress import baseline_arrays
+    from sim import engine
+    from sim import kernel
+    from sim import results
+    from sim.market.params import MarketParams
+    from sim.market.stress import baseline_arrays
 
     if cfg.sweep:
         raise DataError("replay and backtest run one hedge: remove the config's [sweep]")
@@ -244,7 +246,7 @@ def _window_row(ds1: xr.Dataset, path: MarketPath) -> dict:
 
 
 def _assemble(cfg, rows, starts, prices, funding, horizon_s) -> xr.Dataset:
-    from .. import __version__
+    from sim import __version__
 
     idx = pd.DatetimeIndex(starts).tz_convert(None)
     ds = xr.Dataset(coords={"start": ("start", idx.values, {"long_name": "window start (UTC)"})})

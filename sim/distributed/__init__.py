@@ -44,8 +44,8 @@ from typing import Callable
 import numpy as np
 import xarray as xr
 
-from .. import rng
-from ..config import Config
+from sim.kernel import rng
+from sim.config.core import Config
 
 PARTIAL_SUFFIX = ".partial"
 MARKER = "shard_done"  # zarr array in the partial store: per shard its kernel seconds, 0 = not done
@@ -82,7 +82,7 @@ class ConfigSpec:
         return cls(copy.deepcopy(cfg._user), cfg.source, tuple(sorted(cfg.explicit)))
 
     def build(self) -> Config:
-        from ..config import _validate
+        from sim.config.core import _validate
 
         raw = copy.deepcopy(self.user)
         return _validate(raw, self.source, set(self.explicit), given=raw)
@@ -150,7 +150,8 @@ def _split(ds: xr.Dataset) -> tuple[list[str], list[str]]:
 def first_block(spec: "ConfigSpec", paths: int, seed: int) -> xr.Dataset:
     """The result of the first block of paths (a task, so the client needs no kernel):
     the variables, dims, dtypes and attrs of the whole result."""
-    from .. import engine, results
+    from sim import engine
+    from sim import results
 
     cfg = spec.build()
     with warnings.catch_warnings(), np.errstate(all="ignore"):
@@ -167,7 +168,7 @@ def create_store(store: Path, ds0: xr.Dataset, cfg: Config, paths: int, seed: in
     ``path``."""
     import dask.array as da
 
-    from .. import results
+    from sim import results
 
     per_path, samples = _split(ds0)
     row_bytes = max(int(np.prod(ds0[v].shape[1:], dtype=np.int64)) * ds0[v].dtype.itemsize for v in per_path)
@@ -270,7 +271,7 @@ def _no_summary_kw() -> dict:
     as writing the shard."""
     import inspect
 
-    from .. import results
+    from sim import results
 
     return {"summary": False} if "summary" in inspect.signature(results.build_dataset).parameters else {}
 
@@ -280,7 +281,8 @@ def run_shard(spec: ConfigSpec, paths: int, seed: int, index: int, first: int, c
               store: str | None, layout: dict) -> dict:
     """The task: simulate paths [first, first + count) and write them into ``store``
     (or return them, when ``store`` is None and the client writes)."""
-    from .. import engine, results
+    from sim import engine
+    from sim import results
 
     t0 = time.perf_counter()
     cfg = spec.build()
@@ -388,7 +390,7 @@ def run(cfg: Config, out: str | Path, paths: int | None = None, seed: int | None
     ``client_writes``: workers return their rows and this process writes them (for
     clusters whose workers cannot reach ``out``'s file system); otherwise workers write
     into the store directly. ``on_shard`` is called with each shard's receipt."""
-    from .. import io
+    from sim.results import io
 
     say = log or (lambda s: print(s, file=sys.stderr))
     out = Path(out)
@@ -533,8 +535,8 @@ def _finish(part: Path, out: Path, client, layout: dict, run_attrs: dict, t_star
     """Summary from the stored data, then the completion marker, then the final name."""
     import zarr
 
-    from .. import io
-    from .summary import summarize_store
+    from sim.results import io
+    from sim.results.streamed import summarize_store
 
     per_path_bytes = _per_path_bytes(part, layout)
     summ, info = summarize_store(str(part), client=client if per_path_bytes > LOCAL_SUMMARY_BYTES else None)

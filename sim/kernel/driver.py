@@ -27,9 +27,9 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit, prange
 
-from .account import INVERSE, fee, maintenance_margin, position_value
-from .models import ou_step
-from .rng import BLOCK
+from sim.instruments.perpetual import INVERSE, fee, maintenance_margin, position_value
+from sim.market.params import ou_step
+from sim.kernel.rng import BLOCK
 
 SMALL = 0.015625  # |x| below which exp(x) is the degree-6 polynomial (_exp_poly)
 

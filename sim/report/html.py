@@ -54,7 +54,7 @@ class Figure:
 
 def open_any(path: str | Path) -> xr.Dataset:
     """A result (.zarr or .nc) opened lazily: per-path variables stay on disk."""
-    from .io import ResultFileError, check_path
+    from sim.results.io import ResultFileError, check_path
 
     p = check_path(path)
     if not p.exists():
@@ -208,7 +208,7 @@ def margin_curve_of(ds: xr.Dataset, targets=(0.01, 0.001)) -> tuple[xr.Dataset, 
     """The liquidation-probability curve of a run result (first hedge variant), by the
     SPEC §5 identity through ``sim.margin``; with more than MAX_CURVE_PATHS paths, from
     every k-th path (noted in the returned text)."""
-    from . import margin
+    from sim.analysis import margin
 
     cfg = _cfg(ds)
     v = ds.isel(_base(ds))
@@ -513,7 +513,7 @@ def figures(ds: xr.Dataset) -> tuple[list[Figure], list[str]]:
 def summary_text(ds: xr.Dataset) -> str:
     kind = kind_of(ds)
     if kind == "run":
-        from .summary import format_summary
+        from sim.report.text import format_summary
 
         return format_summary(ds)
     if kind == "margin":
@@ -592,7 +592,7 @@ def make_report(result: str | Path, out_dir: str | Path) -> list[Path]:
     files written (report.html last)."""
     ds = open_any(result)
     if kind_of(ds) == "other":
-        from .io import ResultFileError
+        from sim.results.io import ResultFileError
 
         raise ResultFileError(f"result {str(result)!r}: neither a simulation result (hedgesim run) nor a margin "
                               "curve (hedgesim margin); nothing to report")
@@ -615,7 +615,7 @@ def make_report(result: str | Path, out_dir: str | Path) -> list[Path]:
 
 
 def report_cli(args) -> int:
-    from .cli import UsageError
+    from sim.cli.main import UsageError
 
     try:
         import matplotlib  # noqa: F401

@@ -6,9 +6,9 @@ import sys
 
 
 def run_distributed(args, cfg, out: str | None) -> int:
-    from ..cli import UsageError
-    from ..summary import format_summary
-    from . import DistributedError, RunInterrupted, run
+    from sim.cli.main import UsageError
+    from sim.report.text import format_summary
+    from sim.distributed import DistributedError, RunInterrupted, run
 
     if out is None:
         raise UsageError("--no-save: a distributed run writes its result store shard by shard; give --out "

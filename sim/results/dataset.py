@@ -17,9 +17,10 @@ import numba
 import numpy as np
 import xarray as xr
 
-from . import rng, stats
-from .config import SCHEMA
-from .engine import RawRun
+from sim.kernel import rng
+from sim.results import stats
+from sim.config.core import SCHEMA
+from sim.engine.simulate import RawRun
 
 LEVELS = np.array([0.95, 0.99, 0.999])
 QUANTILES = np.array([0.001, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 0.999])
@@ -30,7 +31,7 @@ def _version() -> str:
     try:
         return metadata.version("hedgesim")
     except metadata.PackageNotFoundError:  # running from a source tree
-        from . import __version__
+        from sim import __version__
 
         return __version__
 

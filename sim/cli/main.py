@@ -11,8 +11,8 @@ import os
 import sys
 from pathlib import Path
 
-from .config import ConfigError, load_config, parse_set_option, parse_sweep_option
-from .io import ResultFileError
+from sim.config.core import ConfigError, load_config, parse_set_option, parse_sweep_option
+from sim.results.io import ResultFileError
 
 
 class UsageError(Exception):
@@ -73,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("result", help="a .zarr or .nc file written by hedgesim run or hedgesim margin")
     rep.add_argument("--out", default="report", help="folder for the figures and report.html (default: report/)")
 
-    from .data.cli_args import add_parsers as add_data_parsers  # calibrate | replay | backtest (sim.data)
+    from sim.cli.data_args import add_parsers as add_data_parsers  # calibrate | replay | backtest (sim.data)
 
     add_data_parsers(sub)
     return p
@@ -99,7 +99,7 @@ def _load(args, extra: dict | None = None):
 
 
 def _out_path(args, cfg, suffix: str = "") -> str | None:
-    from . import io
+    from sim.results import io
 
     if args.no_save:
         return None
@@ -110,7 +110,7 @@ def _out_path(args, cfg, suffix: str = "") -> str | None:
 
 
 def _write(ds, out: str) -> None:
-    from . import io
+    from sim.results import io
 
     try:
         io.write(ds, out)  # atomic: nothing is left under `out` (or a temp name) on failure
@@ -122,7 +122,7 @@ def _write(ds, out: str) -> None:
 
 def _cmd_run(args) -> int:
     import sim
-    from .summary import format_summary
+    from sim.report.text import format_summary
 
     extra = {"simulation.save_paths": args.save_paths} if args.save_paths is not None else {}
     if args.target_se is not None:
@@ -130,7 +130,7 @@ def _cmd_run(args) -> int:
     cfg = _load(args, extra)
     out = _out_path(args, cfg)
     if args.workers is not None or args.scheduler or args.resume or args.shard_paths is not None:
-        from .distributed.cli import run_distributed  # the only path that imports dask
+        from sim.cli.distributed import run_distributed  # the only path that imports dask
 
         return run_distributed(args, cfg, out)
     if cfg.stress:
@@ -142,7 +142,7 @@ def _cmd_run(args) -> int:
         _write(ds, out)
     print(format_summary(ds))
     if args.convergence:
-        from .adaptive import format_convergence
+        from sim.engine.adaptive import format_convergence
 
         print(format_convergence(ds))
     if ds.attrs.get("adaptive"):
@@ -157,7 +157,7 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_margin(args) -> int:
-    from .margin import run_margin
+    from sim.analysis.margin import run_margin
 
     cfg = _load(args)
     out = _out_path(args, cfg, "_margin")
@@ -172,7 +172,7 @@ def _cmd_margin(args) -> int:
 
 
 def _cmd_stress(args) -> int:
-    from .stress_table import run_stress
+    from sim.analysis.stress_table import run_stress
 
     cfg = _load(args)
     if not cfg.stress:
@@ -199,8 +199,8 @@ def _check_writable(out: str) -> None:
 
 
 def _cmd_show(args) -> int:
-    from . import io
-    from .summary import format_summary
+    from sim.results import io
+    from sim.report.text import format_summary
 
     suffix = Path(args.result).suffix
     if suffix not in io.SUFFIXES:
@@ -217,12 +217,12 @@ def _format_any(ds) -> str:
     xarray's own listing for the others."""
     from types import SimpleNamespace
 
-    from .summary import format_summary
+    from sim.report.text import format_summary
 
     if "liquidated" in ds and "hedged_pnl" in ds:
         return format_summary(ds)
     if "min_collateral" in ds:
-        from .margin import format_margin
+        from sim.analysis.margin import format_margin
 
         a = ds.attrs
         raw = SimpleNamespace(paths=int(a.get("paths", 0)), seed=a.get("seed"),
@@ -230,32 +230,32 @@ def _format_any(ds) -> str:
         dims = [d for d in ds["min_collateral"].dims if d != "target"]
         return format_margin(ds, raw, dims, tiered=False)
     if "scenario" in ds.dims and "es99_hedged" in ds:
-        from .stress_table import format_stress
+        from sim.analysis.stress_table import format_stress
 
         return format_stress(ds)
     return str(ds)
 
 
 def _cmd_calibrate(args) -> int:
-    from .data.commands import calibrate_cmd
+    from sim.cli.data import calibrate_cmd
 
     return calibrate_cmd(args)
 
 
 def _cmd_replay(args) -> int:
-    from .data.commands import replay_cmd
+    from sim.cli.data import replay_cmd
 
     return replay_cmd(args)
 
 
 def _cmd_backtest(args) -> int:
-    from .data.commands import backtest_cmd
+    from sim.cli.data import backtest_cmd
 
     return backtest_cmd(args)
 
 
 def _cmd_report(args) -> int:
-    from .report import report_cli
+    from sim.report.html import report_cli
 
     return report_cli(args)
 

@@ -16,12 +16,12 @@ from typing import Callable
 import numba
 import numpy as np
 
-from . import rng
-from .account import INVERSE, LINEAR, liquidation_price, margin_excess, tier_arrays, fee
-from .config import Config, ConfigError, format_duration, hedge_target, sweep_dim_name
-from .kernel import AccountArgs, MarketArgs, PathOutputs, replay_accounts, simulate_chunk
-from .models import MarketParams
-from .stress import MarketArrays, baseline_arrays, replay_paths, stressed_arrays
+from sim.kernel import rng
+from sim.instruments.perpetual import INVERSE, LINEAR, liquidation_price, margin_excess, tier_arrays, fee
+from sim.config.core import Config, ConfigError, format_duration, hedge_target, sweep_dim_name
+from sim.kernel.driver import AccountArgs, MarketArgs, PathOutputs, replay_accounts, simulate_chunk
+from sim.market.params import MarketParams
+from sim.market.stress import MarketArrays, baseline_arrays, replay_paths, stressed_arrays
 
 DEFAULT_CHUNK_BLOCKS = 64  # 65,536 paths per progress step
 
@@ -175,7 +175,7 @@ def variants(cfg: Config) -> tuple[list[tuple[str, str, list]], list[Config]]:
             if k == "position.contract":
                 kinds.update(vals)
             if k == "exchange.preset":
-                from .config import load_preset
+                from sim.config.core import load_preset
 
                 kinds.update(load_preset(v).get("position", {}).get("contract", base_cfg.position.contract)
                              for v in vals)

@@ -14,15 +14,17 @@ import math
 import numpy as np
 import xarray as xr
 
-from . import engine, results, stats
-from .summary import _num, _prob
+from sim import engine
+from sim import results
+from sim.results import stats
+from sim.report.text import _num, _prob
 
 
 def _base_config(cfg):
     """The config without its [[stress]] scenarios (and any [sweep]): the baseline. The
     scenarios must go, not only the sweep: a replay re-validates the config with the
     file's span as the horizon, and another scenario's times may lie beyond it."""
-    from .config import _validate
+    from sim.config.core import _validate
 
     raw = copy.deepcopy(getattr(cfg, "_user", None) or cfg.to_dict())
     raw.pop("stress", None)

@@ -32,7 +32,8 @@ from typing import Callable
 import numpy as np
 import xarray as xr
 
-from .. import results, stats
+from sim import results
+from sim.results import stats
 
 SIGN = np.uint64(1 << 63)
 GATHER = 1 << 17  # a bucket with at most this many values is collected and sorted

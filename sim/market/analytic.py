@@ -15,7 +15,7 @@ import math
 import numpy as np
 from scipy.stats import norm
 
-from .models import merton_compensator
+from sim.market.params import merton_compensator
 
 __all__ = [
     "inverse_liquidation_price",

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from .config import Config, YEAR_SECONDS, correlation_matrix, parse_duration
+from sim.config.core import Config, YEAR_SECONDS, correlation_matrix, parse_duration
 
 GBM = 0
 MERTON = 1

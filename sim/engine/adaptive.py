@@ -18,8 +18,10 @@ import math
 import numpy as np
 import xarray as xr
 
-from . import engine, rng, stats
-from .engine import RawRun
+from sim import engine
+from sim.kernel import rng
+from sim.results import stats
+from sim.engine.simulate import RawRun
 
 
 def _se_of(out, weighted: bool) -> tuple[float, float]:

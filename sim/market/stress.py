@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import Config, ConfigError, parse_duration
-from .models import MarketParams
+from sim.config.core import Config, ConfigError, parse_duration
+from sim.market.params import MarketParams
 
 
 @dataclass(frozen=True)

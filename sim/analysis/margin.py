@@ -25,7 +25,7 @@ import math
 import numpy as np
 import xarray as xr
 
-from .stats import Z95, wilson_interval
+from sim.results.stats import Z95, wilson_interval
 
 MIN_EVENTS = 100  # paths beyond the quantile needed for a usable estimate (~20 % relative, 95 %)
 GRID = 121
@@ -110,8 +110,9 @@ def margin_dataset(r: np.ndarray, targets: list[float], current: float, position
 def run_margin(cfg, targets: list[float], **run_kw) -> tuple[xr.Dataset, str]:
     """``hedgesim margin``: simulate once, build the curve and the minimum collateral per
     target for every hedge variant (sweep dims kept), and the printed answer."""
-    from . import engine, results
-    from .config import ConfigError
+    from sim import engine
+    from sim import results
+    from sim.config.core import ConfigError
 
     for t in targets:
         if not (0.0 < t < 1.0):
@@ -181,8 +182,8 @@ def _direct_curve(cfg, hedge, targets, seed, paths, run_kw, r=None) -> xr.Datase
     the level meeting a target is about C* = q N / (N + C_0 - q), q the (1 - p) quantile of R
     at the configured C_0; if the grid still misses a resolvable target it is doubled
     (at most 4 times)."""
-    from . import engine
-    from .config import ConfigError
+    from sim import engine
+    from sim.config.core import ConfigError
 
     base = cfg.without_sweep()
     n = int(paths)

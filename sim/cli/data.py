@@ -12,8 +12,8 @@ import sys
 
 import pandas as pd
 
-from ..config import ConfigError, parse_duration
-from .load import DataError, load_funding, load_prices, parse_columns, to_utc
+from sim.config.core import ConfigError, parse_duration
+from sim.data.load import DataError, load_funding, load_prices, parse_columns, to_utc
 
 _DATE_ONLY = re.compile(r"^\s*\d{4}-\d{2}-\d{2}\s*$")
 
@@ -50,7 +50,7 @@ def _time(text: str, option: str, end_of_day: bool = False) -> pd.Timestamp:
 
 
 def calibrate_cmd(args) -> int:
-    from .calibrate import calibrate, to_toml
+    from sim.data.calibrate import calibrate, to_toml
 
     log = _log(args)
     start = _time(args.start, "--start") if args.start else None
@@ -67,8 +67,8 @@ def calibrate_cmd(args) -> int:
 
 
 def replay_cmd(args) -> int:
-    from ..cli import UsageError, _load, _out_path, _write
-    from .replay import format_replay, replay_windows, window_starts
+    from sim.cli.main import UsageError, _load, _out_path, _write
+    from sim.data.replay import format_replay, replay_windows, window_starts
 
     cfg = _load(args)
     horizon_s = _duration(args.horizon, "--horizon") if args.horizon else parse_duration(cfg.simulation.horizon)
@@ -93,8 +93,8 @@ def replay_cmd(args) -> int:
 
 
 def backtest_cmd(args) -> int:
-    from ..cli import UsageError, _load, _out_path, _write
-    from .backtest import backtest, format_backtest
+    from sim.cli.main import UsageError, _load, _out_path, _write
+    from sim.data.backtest import backtest, format_backtest
 
     cfg = _load(args)
     if args.paths < 100:

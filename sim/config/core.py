@@ -555,7 +555,7 @@ def _check_tiers(name: str, value: Any) -> list[dict[str, float]]:
     return out
 
 
-PRESET_DIR = Path(__file__).resolve().parent.parent / "configs" / "exchanges"
+PRESET_DIR = Path(__file__).resolve().parents[2] / "configs" / "exchanges"
 
 
 def preset_names() -> list[str]:
