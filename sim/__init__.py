@@ -24,16 +24,7 @@ def run(cfg: Config, paths: int | None = None, seed: int | None = None, *, out=N
 
     if out is not None:
         io.check_path(out)
-    # the stored config must reproduce the result: record the paths and seed actually used
-    eff = {}
-    if paths is not None and int(paths) != cfg.simulation.paths:
-        eff["simulation.paths"] = int(paths)
-        if cfg.simulation.save_paths > int(paths):
-            eff["simulation.save_paths"] = int(paths)
-    if seed is not None and int(seed) != cfg.simulation.seed:
-        eff["simulation.seed"] = int(seed)
-    if eff:
-        cfg = cfg.replace(eff)
+    cfg = cfg.effective(paths, seed)  # the stored config must reproduce the result
     if cfg.simulation.target_se is not None:
         from sim.engine.adaptive import simulate_adaptive
 

@@ -8,7 +8,6 @@ historical or hand-made path through the same hedge account.
 
 from __future__ import annotations
 
-import copy
 import math
 
 import numpy as np
@@ -24,12 +23,7 @@ def _base_config(cfg):
     """The config without its [[stress]] scenarios (and any [sweep]): the baseline. The
     scenarios must go, not only the sweep: a replay re-validates the config with the
     file's span as the horizon, and another scenario's times may lie beyond it."""
-    from sim.config.core import _validate
-
-    raw = copy.deepcopy(getattr(cfg, "_user", None) or cfg.to_dict())
-    raw.pop("stress", None)
-    raw.pop("sweep", None)
-    return _validate(raw, cfg.source, set(cfg.explicit), given=raw)
+    return cfg.without("stress", "sweep")
 
 
 def run_stress(cfg, **run_kw) -> tuple[xr.Dataset, str]:

@@ -15,8 +15,7 @@ from sim.config.core import ConfigError, load_config, parse_set_option, parse_sw
 from sim.results.io import ResultFileError
 
 
-class UsageError(Exception):
-    pass
+from sim.errors import UsageError  # noqa: E402
 
 
 def _common(sp: argparse.ArgumentParser) -> None:

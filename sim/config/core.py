@@ -24,8 +24,7 @@ import numpy as np
 YEAR_SECONDS = 365.0 * 86400.0  # SPEC §2: a year is 365 days
 
 
-class ConfigError(ValueError):
-    """A configuration value is missing, unknown or out of range."""
+from sim.errors import ConfigError  # noqa: E402  (re-exported: sim.config.ConfigError)
 
 
 # --------------------------------------------------------------------------- durations
@@ -303,6 +302,40 @@ class Config:
     def to_json(self) -> str:
         return json.dumps(self._values, sort_keys=False)
 
+    @classmethod
+    def from_user(cls, raw: Mapping[str, Any], source: str = "<dict>",
+                  explicit: "set[str] | frozenset | None" = None) -> "Config":
+        """Validate what a user wrote (nested tables, before presets and defaults).
+        ``explicit`` names the keys given by the user; default: every key of ``raw``."""
+        raw = copy.deepcopy(dict(raw))
+        if explicit is None:
+            explicit = {f"{s}.{k}" for s, b in raw.items() if isinstance(b, dict) for k in b}
+        return _validate(raw, source, set(explicit), given=raw)
+
+    def user_values(self) -> dict[str, Any]:
+        """A copy of what the user wrote (before presets and defaults); with ``source`` and
+        ``explicit`` it rebuilds this config: ``Config.from_user(c.user_values(), c.source, c.explicit)``."""
+        return copy.deepcopy(self._user)
+
+    def without(self, *tables: str) -> "Config":
+        """This config without the given top-level tables (e.g. "stress", "sweep")."""
+        raw = copy.deepcopy(self._user)
+        for t in tables:
+            raw.pop(t, None)
+        return _validate(raw, self.source, set(self.explicit), given=raw)
+
+    def effective(self, paths: int | None = None, seed: int | None = None) -> "Config":
+        """The config as a result stores it: with the path count and seed actually used
+        (``save_paths`` capped at the paths), so the stored config reproduces the result."""
+        eff: dict[str, Any] = {}
+        if paths is not None and int(paths) != self.simulation.paths:
+            eff["simulation.paths"] = int(paths)
+            if self.simulation.save_paths > int(paths):
+                eff["simulation.save_paths"] = int(paths)
+        if seed is not None and int(seed) != self.simulation.seed:
+            eff["simulation.seed"] = int(seed)
+        return self.replace(eff) if eff else self
+
     def with_sweep(self, sweep: Mapping[str, list]) -> "Config":
         """A new Config whose [sweep] also holds ``{"section.key": [values]}`` (replacing
         the same keys)."""
@@ -311,9 +344,7 @@ class Config:
         return _validate(raw, self.source, set(self.explicit), given=raw)
 
     def without_sweep(self) -> "Config":
-        raw = copy.deepcopy(self._user)
-        raw.pop("sweep", None)
-        return _validate(raw, self.source, set(self.explicit), given=raw)
+        return self.without("sweep")
 
     def replace(self, overrides: Mapping[str, Any]) -> "Config":
         """A new Config with ``{"section.key": value}`` overrides applied to what the user
@@ -370,9 +401,7 @@ def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | N
 
 def from_dict(raw: Mapping[str, Any]) -> Config:
     """Validate a nested dict (e.g. the ``config`` attr of a saved result)."""
-    raw = copy.deepcopy(dict(raw))
-    explicit = {f"{s}.{k}" for s, b in raw.items() if isinstance(b, dict) for k in b}
-    return _validate(raw, "<dict>", explicit, given=raw)
+    return Config.from_user(raw)
 
 
 def parse_override_value(text: str) -> Any:

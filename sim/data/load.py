@@ -34,7 +34,7 @@ from typing import Callable, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from sim.config.core import ConfigError
+from sim.errors import ConfigError, DataError  # noqa: F401  (DataError re-exported)
 
 PRICE_ROLES = ("open", "high", "low", "close")
 PERP_ROLES = ("perp_open", "perp_high", "perp_low", "perp_close")
@@ -42,8 +42,6 @@ MAP_KEYS = ("time", *PRICE_ROLES, *PERP_ROLES, "funding", "spot", "perp", "fundi
             "utc_offset", "unit")
 
 
-class DataError(ConfigError):
-    """A market-data file cannot be read, or its content is unusable (exit status 2)."""
 
 
 def _norm(name: str) -> str:

@@ -25,7 +25,6 @@ Dask is imported only here, and only when a run starts a client: the single-mach
 
 from __future__ import annotations
 
-import copy
 import functools
 import json
 import math
@@ -54,16 +53,7 @@ DEFAULT_MAX_SHARD = 1 << 18  # 262,144 paths: a few seconds of kernel per shard
 LOCAL_SUMMARY_BYTES = 256 << 20  # smaller stores are summarised in this process (no task round trips)
 
 
-class DistributedError(Exception):
-    """A distributed run cannot start or go on (reported like invalid input, status 2)."""
-
-
-class RunInterrupted(KeyboardInterrupt):
-    """Ctrl-C during a distributed run; the partial store is left for ``--resume``."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+from sim.errors import DistributedError, RunInterrupted  # noqa: E402,F401
 
 
 # --------------------------------------------------------------------------- configs on workers
@@ -79,25 +69,10 @@ class ConfigSpec:
 
     @classmethod
     def of(cls, cfg: Config) -> "ConfigSpec":
-        return cls(copy.deepcopy(cfg._user), cfg.source, tuple(sorted(cfg.explicit)))
+        return cls(cfg.user_values(), cfg.source, tuple(sorted(cfg.explicit)))
 
     def build(self) -> Config:
-        from sim.config.core import _validate
-
-        raw = copy.deepcopy(self.user)
-        return _validate(raw, self.source, set(self.explicit), given=raw)
-
-
-def effective_config(cfg: Config, paths: int | None, seed: int | None) -> Config:
-    """The config as stored in the result: the paths and seed actually used (as sim.run)."""
-    eff = {}
-    if paths is not None and int(paths) != cfg.simulation.paths:
-        eff["simulation.paths"] = int(paths)
-        if cfg.simulation.save_paths > int(paths):
-            eff["simulation.save_paths"] = int(paths)
-    if seed is not None and int(seed) != cfg.simulation.seed:
-        eff["simulation.seed"] = int(seed)
-    return cfg.replace(eff) if eff else cfg
+        return Config.from_user(self.user, self.source, set(self.explicit))
 
 
 # --------------------------------------------------------------------------- shards and chunks
@@ -396,7 +371,7 @@ def run(cfg: Config, out: str | Path, paths: int | None = None, seed: int | None
     out = Path(out)
     if out.suffix != ".zarr":
         raise DistributedError(f"output path {str(out)!r}: distributed runs write a .zarr store")
-    if out.exists() and not io._is_zarr_store(out):
+    if out.exists() and not io.is_zarr_store(out):
         raise DistributedError(f"output path {str(out)!r}: exists and is not a result store; not replacing it")
     if sum(x is not None for x in (workers, scheduler, client)) != 1:
         raise DistributedError("give exactly one of --workers N or --scheduler ADDRESS")
@@ -407,7 +382,7 @@ def run(cfg: Config, out: str | Path, paths: int | None = None, seed: int | None
                                "give a path count instead")
     if shard_paths is not None:
         check_shard_paths(shard_paths)
-    cfg = effective_config(cfg, paths, seed)
+    cfg = cfg.effective(paths, seed)
     paths, seed = cfg.simulation.paths, cfg.simulation.seed
     part = partial_path(out)
 
@@ -562,7 +537,7 @@ def _finish(part: Path, out: Path, client, layout: dict, run_attrs: dict, t_star
         attrs["summary_not_computed"] = ", ".join(info["not_computed"])
     g.attrs.update(attrs)
     g.attrs["complete"] = True  # written last: the store is complete from here on
-    io._replace(part, out)
+    io.replace_atomically(part, out)
     return open_store(out)
 
 

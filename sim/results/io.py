@@ -17,8 +17,7 @@ import xarray as xr
 SUFFIXES = (".zarr", ".nc")
 
 
-class ResultFileError(OSError):
-    """A result file cannot be written or read."""
+from sim.errors import ResultFileError  # noqa: E402
 
 
 def check_path(path: str | Path) -> Path:
@@ -32,7 +31,7 @@ def write(ds: xr.Dataset, path: str | Path) -> Path:
     """Write ``ds`` to ``path`` atomically; replaces an existing result of that name
     (but never a folder or file that is not a result store)."""
     p = check_path(path)
-    if p.is_dir() and not _is_zarr_store(p):
+    if p.is_dir() and not is_zarr_store(p):
         raise ResultFileError(f"output path {str(p)!r}: exists and is not a result store; not replacing it")
     if p.exists() and p.suffix == ".zarr" and not p.is_dir():
         raise ResultFileError(f"output path {str(p)!r}: exists and is a file, not a .zarr store")
@@ -45,7 +44,7 @@ def write(ds: xr.Dataset, path: str | Path) -> Path:
                 ds.to_zarr(tmp, mode="w", consolidated=False)
         else:
             ds.to_netcdf(tmp, engine="netcdf4")
-        _replace(tmp, p)
+        replace_atomically(tmp, p)
     except BaseException:
         _remove(tmp)
         raise
@@ -74,11 +73,11 @@ def read(path: str | Path) -> xr.Dataset:
         raise ResultFileError(f"result {str(p)!r}: cannot be read ({type(exc).__name__}: {exc})") from None
 
 
-def _is_zarr_store(p: Path) -> bool:
+def is_zarr_store(p: Path) -> bool:
     return p.suffix == ".zarr" and ((p / "zarr.json").exists() or (p / ".zgroup").exists())
 
 
-def _replace(tmp: Path, final: Path) -> None:
+def replace_atomically(tmp: Path, final: Path) -> None:
     if final.exists() and final.is_dir():
         old = final.with_name(f".{final.name}.old-{uuid.uuid4().hex[:8]}")
         os.replace(final, old)
