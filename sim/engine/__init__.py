@@ -1,14 +1,17 @@
 """The engine: a validated config -> kernel arguments -> chunks of paths -> per-path arrays.
 
-* ``simulate``: one run (every hedge variant of a sweep on the same market paths),
-  importance tilt, chunking and progress.
 * ``hedge``: the resolved hedge of each variant and the kernel's account rows.
+* ``simulate``: one run (every hedge variant of a sweep on the same market paths),
+  chunking and progress; ``variants`` expands a sweep.
+* ``importance``: the importance-sampling tilt of the price shocks.
 * ``replay``: one given market path (stress or historical replay) through the kernel's
   account code.
 * ``adaptive``: runs that add paths until a standard error is reached.
 """
 
+from sim.engine.hedge import Hedge, account_args, resolve_hedge  # noqa: F401
+from sim.engine.importance import importance_tilt  # noqa: F401
+from sim.engine.replay import replay, run_accounts  # noqa: F401
 from sim.engine.simulate import (  # noqa: F401
-    DEFAULT_CHUNK_BLOCKS, MARKET_SECTIONS, Hedge, RawRun, account_args, allocate_outputs, importance_tilt,
-    market_args, replay, resolve_hedge, simulate, variants,
+    DEFAULT_CHUNK_BLOCKS, MARKET_SECTIONS, RawRun, allocate_outputs, market_args, simulate, variants,
 )

@@ -17,89 +17,14 @@ import numba
 import numpy as np
 
 from sim.kernel import rng
-from sim.instruments.perpetual import INVERSE, LINEAR, liquidation_price, margin_excess, tier_arrays, fee
-from sim.config.core import Config, ConfigError, format_duration, hedge_target, sweep_dim_name
-from sim.kernel.driver import AccountArgs, MarketArgs, PathOutputs, replay_accounts, simulate_chunk
+from sim.config import Config, ConfigError, load_preset, sweep_dim_name
+from sim.engine.hedge import Hedge, account_args, resolve_hedge
+from sim.engine.importance import importance_tilt
+from sim.kernel import MarketArgs, PathOutputs, simulate_chunk
 from sim.market.params import MarketParams
-from sim.market.stress import MarketArrays, baseline_arrays, replay_paths, stressed_arrays
+from sim.market.stress import MarketArrays, baseline_arrays, stressed_arrays
 
 DEFAULT_CHUNK_BLOCKS = 64  # 65,536 paths per progress step
-
-
-@dataclass(frozen=True)
-class Hedge:
-    """The resolved hedge of one variant (what the position actually is)."""
-
-    kind: int
-    stack: float
-    collateral: float
-    size: float  # Q USD (inverse) or q BTC (linear), after rounding to whole contracts
-    contracts: int
-    entry: float
-    fee_rate: float
-    tiers: tuple[np.ndarray, np.ndarray, np.ndarray]
-    funding_every: int
-    funding_cap: float
-
-    @property
-    def open_fee(self) -> float:
-        return fee(self.kind, self.size, self.entry, self.fee_rate)
-
-    @property
-    def liquidation_price(self) -> float:
-        """Mark at which the fresh position is liquidated (open fee included, no funding)."""
-        return liquidation_price(self.kind, self.size, self.entry, self.collateral, self.tiers, self.open_fee)
-
-    @property
-    def margin_unit(self) -> str:
-        return "BTC" if self.kind == INVERSE else "USD"
-
-
-def resolve_hedge(cfg: Config) -> Hedge:
-    pos, ex = cfg.position, cfg.exchange
-    kind = INVERSE if pos.contract == "inverse" else LINEAR
-    contracts = int(math.floor(hedge_target(cfg) / cfg.contract_size + 1e-9))
-    size = contracts * cfg.contract_size
-    entry = cfg.market.spot * (1.0 + cfg.basis.initial)
-    tiers = tier_arrays(ex.tiers, ex.maintenance_margin)
-    collateral = cfg.collateral
-    h = Hedge(kind=kind, stack=pos.stack, collateral=collateral, size=size, contracts=contracts,
-              entry=entry, fee_rate=ex.taker_fee, tiers=tiers, funding_every=cfg.funding_every,
-              funding_cap=cfg.funding.cap)
-    if size > 0 and margin_excess(kind, size, entry, collateral, entry, tiers, h.open_fee) <= 0:
-        mm = margin_excess(kind, size, entry, 0.0, entry, tiers, 0.0) * -1.0
-        raise ConfigError(
-            f"position.collateral = {collateral:g} {h.margin_unit}: not above the maintenance margin "
-            f"plus opening fee at entry ({mm + h.open_fee:.6g} {h.margin_unit}); the hedge would be "
-            "liquidated at once. Post more collateral or lower position.hedge_ratio")
-    return h
-
-
-def account_args(hedges: list[Hedge]) -> AccountArgs:
-    starts, ends, lim, rat, ded = [], [], [], [], []
-    n = 0
-    for h in hedges:
-        starts.append(n)
-        n += len(h.tiers[0])
-        ends.append(n)
-        lim.append(h.tiers[0])
-        rat.append(h.tiers[1])
-        ded.append(h.tiers[2])
-    i64 = lambda xs: np.asarray(xs, dtype=np.int64)  # noqa: E731
-    f64 = lambda xs: np.asarray(xs, dtype=np.float64)  # noqa: E731
-    return AccountArgs(
-        kind=i64([h.kind for h in hedges]),
-        stack=f64([h.stack for h in hedges]),
-        collateral=f64([h.collateral for h in hedges]),
-        size=f64([h.size for h in hedges]),
-        fee_rate=f64([h.fee_rate for h in hedges]),
-        funding_cap=f64([h.funding_cap for h in hedges]),
-        tier_start=i64(starts),
-        tier_end=i64(ends),
-        tier_limits=np.concatenate(lim),
-        tier_rates=np.concatenate(rat),
-        tier_deductions=np.concatenate(ded),
-    )
 
 
 def market_args(mp: MarketParams, arrays: MarketArrays, report_steps: list[int], *, continuous: bool = False,
@@ -175,8 +100,6 @@ def variants(cfg: Config) -> tuple[list[tuple[str, str, list]], list[Config]]:
             if k == "position.contract":
                 kinds.update(vals)
             if k == "exchange.preset":
-                from sim.config.core import load_preset
-
                 kinds.update(load_preset(v).get("position", {}).get("contract", base_cfg.position.contract)
                              for v in vals)
         if len(kinds) > 1:
@@ -280,50 +203,3 @@ def simulate(cfg: Config, paths: int | None = None, seed: int | None = None, *,
     return RawRun(cfg=cfg, paths=count, seed=seed, hedges=hedges, sweep=dims, report_steps=report_steps,
                   market=mp, outputs=out, save_every=save_every, wall_time=wall, threads=n_threads,
                   chunk_paths=chunk, info=info)
-
-
-def importance_tilt(cfg: Config, mp: MarketParams, hedge: Hedge) -> tuple[float, float]:
-    """(shift of each price shock in its own std units, log mark level where the tilt stops).
-
-    ``simulation.importance`` = a number x shifts the log index by x sigma sqrt(T) over the
-    horizon (x / sqrt(steps) per step); "auto" picks x so that the shifted drift carries
-    the index to the liquidation price of the first hedge variant by the horizon, so that
-    about half the paths liquidate. The tilt applies until the checked mark of a step reaches the
-    liquidation price (it then has done its job), so the likelihood ratio is that of the
-    path up to liquidation (optional stopping; unbiased for every statistic)."""
-    imp = cfg.simulation.importance
-    if imp == "off" or mp.vol_sqrt_dt == 0.0:
-        return 0.0, np.inf
-    lp = hedge.liquidation_price
-    log_h = math.log(lp) if math.isfinite(lp) else np.inf
-    if imp == "auto":
-        if not math.isfinite(log_h):
-            return 0.0, np.inf
-        distance = log_h - math.log(hedge.entry) - mp.log_drift_dt * mp.steps
-        theta = max(distance, 0.0) / (mp.vol_sqrt_dt * mp.steps)
-    else:
-        theta = float(imp) / math.sqrt(mp.steps)
-    return theta, log_h
-
-
-def replay(cfg: Config, path: str, check_path: np.ndarray | None = None) -> RawRun:
-    """Run the config's hedge(s) along a price path read from a CSV (one 'path').
-    ``check_path`` (same grid) is the mark checked for liquidation, e.g. bar highs."""
-    dims, vcfgs = variants(cfg)
-    s_path, m_path, f_path, steps = replay_paths(cfg, MarketParams.from_config(cfg), path)
-    # the hedge is sized and entered on the file's first price
-    cfg = cfg.replace({"market.spot": float(s_path[0]), "basis.initial": 0.0,
-                       "simulation.horizon": format_duration(steps * cfg.dt_seconds)})
-    vcfgs = [vc.replace({"market.spot": float(s_path[0]), "basis.initial": 0.0,
-                         "simulation.horizon": cfg.simulation.horizon}) for vc in vcfgs]
-    hedges = [resolve_hedge(vc) for vc in vcfgs]
-    mp = MarketParams.from_config(cfg)
-    report_steps = cfg.report_steps
-    mk = market_args(mp, baseline_arrays(mp), report_steps)
-    out = allocate_outputs(1, len(hedges), 0, 1, len(report_steps))
-    t0 = time.perf_counter()
-    replay_accounts(s_path, m_path, m_path if check_path is None else check_path, f_path, mk,
-                    account_args(hedges), out)
-    return RawRun(cfg=cfg, paths=1, seed=0, hedges=hedges, sweep=dims, report_steps=report_steps, market=mp,
-                  outputs=out, save_every=1, wall_time=time.perf_counter() - t0, threads=1, chunk_paths=1,
-                  info={"replay": str(path)})

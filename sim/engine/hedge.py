@@ -1,0 +1,88 @@
+"""The resolved hedge of each variant (contracts, entry, tiers) and the kernel's account rows."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.config import Config, ConfigError, hedge_target
+from sim.instruments.perpetual import INVERSE, LINEAR, fee, liquidation_price, margin_excess, tier_arrays
+from sim.kernel import AccountArgs
+
+
+@dataclass(frozen=True)
+class Hedge:
+    """The resolved hedge of one variant (what the position actually is)."""
+
+    kind: int
+    stack: float
+    collateral: float
+    size: float  # Q USD (inverse) or q BTC (linear), after rounding to whole contracts
+    contracts: int
+    entry: float
+    fee_rate: float
+    tiers: tuple[np.ndarray, np.ndarray, np.ndarray]
+    funding_every: int
+    funding_cap: float
+
+    @property
+    def open_fee(self) -> float:
+        return fee(self.kind, self.size, self.entry, self.fee_rate)
+
+    @property
+    def liquidation_price(self) -> float:
+        """Mark at which the fresh position is liquidated (open fee included, no funding)."""
+        return liquidation_price(self.kind, self.size, self.entry, self.collateral, self.tiers, self.open_fee)
+
+    @property
+    def margin_unit(self) -> str:
+        return "BTC" if self.kind == INVERSE else "USD"
+
+
+def resolve_hedge(cfg: Config) -> Hedge:
+    pos, ex = cfg.position, cfg.exchange
+    kind = INVERSE if pos.contract == "inverse" else LINEAR
+    contracts = int(math.floor(hedge_target(cfg) / cfg.contract_size + 1e-9))
+    size = contracts * cfg.contract_size
+    entry = cfg.market.spot * (1.0 + cfg.basis.initial)
+    tiers = tier_arrays(ex.tiers, ex.maintenance_margin)
+    collateral = cfg.collateral
+    h = Hedge(kind=kind, stack=pos.stack, collateral=collateral, size=size, contracts=contracts,
+              entry=entry, fee_rate=ex.taker_fee, tiers=tiers, funding_every=cfg.funding_every,
+              funding_cap=cfg.funding.cap)
+    if size > 0 and margin_excess(kind, size, entry, collateral, entry, tiers, h.open_fee) <= 0:
+        mm = margin_excess(kind, size, entry, 0.0, entry, tiers, 0.0) * -1.0
+        raise ConfigError(
+            f"position.collateral = {collateral:g} {h.margin_unit}: not above the maintenance margin "
+            f"plus opening fee at entry ({mm + h.open_fee:.6g} {h.margin_unit}); the hedge would be "
+            "liquidated at once. Post more collateral or lower position.hedge_ratio")
+    return h
+
+
+def account_args(hedges: list[Hedge]) -> AccountArgs:
+    starts, ends, lim, rat, ded = [], [], [], [], []
+    n = 0
+    for h in hedges:
+        starts.append(n)
+        n += len(h.tiers[0])
+        ends.append(n)
+        lim.append(h.tiers[0])
+        rat.append(h.tiers[1])
+        ded.append(h.tiers[2])
+    i64 = lambda xs: np.asarray(xs, dtype=np.int64)  # noqa: E731
+    f64 = lambda xs: np.asarray(xs, dtype=np.float64)  # noqa: E731
+    return AccountArgs(
+        kind=i64([h.kind for h in hedges]),
+        stack=f64([h.stack for h in hedges]),
+        collateral=f64([h.collateral for h in hedges]),
+        size=f64([h.size for h in hedges]),
+        fee_rate=f64([h.fee_rate for h in hedges]),
+        funding_cap=f64([h.funding_cap for h in hedges]),
+        tier_start=i64(starts),
+        tier_end=i64(ends),
+        tier_limits=np.concatenate(lim),
+        tier_rates=np.concatenate(rat),
+        tier_deductions=np.concatenate(ded),
+    )
