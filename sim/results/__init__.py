@@ -1,11 +1,11 @@
 """Per-path arrays -> xarray Dataset, its summary statistics, estimators and result files.
 
-* ``dataset``: assembly of the per-path Dataset and the summary (``build_dataset``).
+* ``dataset``: assembly of the per-path Dataset of a run (``build_dataset``).
+* ``summary``: the summary variables computed from the per-path ones (``summarize``).
 * ``stats``: the estimators (proportions, VaR/ES with standard errors, weighted versions).
 * ``streamed``: the same summary computed shard by shard (distributed runs).
 * ``io``: writing and reading result files.
 """
 
-from sim.results.dataset import (  # noqa: F401
-    LEVELS, PER_PATH, PORTFOLIOS, QUANTILES, SUMMARY_VARS, build_dataset, config_of, summarize,
-)
+from sim.results.dataset import PER_PATH, build_dataset, config_of  # noqa: F401
+from sim.results.summary import LEVELS, PORTFOLIOS, QUANTILES, SUMMARY_VARS, summarize  # noqa: F401

@@ -183,3 +183,17 @@ def weighted_var_es(pnl: np.ndarray, w: np.ndarray, levels: np.ndarray) -> tuple
         rest = tail - (cw[k - 1] if k > 0 else 0.0)
         es[j] = (inner + rest * ls[k]) / tail
     return var, es
+
+
+def hedge_effectiveness_batch_se(h: np.ndarray, u: np.ndarray, batches: int = 20) -> float:
+    """SE of 1 - Var(h)/Var(u) from its spread over consecutive batches of paths."""
+    n = h.size // batches
+    if n < 2:
+        return np.nan
+    vals = []
+    for b in range(batches):
+        vu = u[b * n:(b + 1) * n].var(ddof=1)
+        if vu <= 0:
+            return np.nan
+        vals.append(1.0 - h[b * n:(b + 1) * n].var(ddof=1) / vu)
+    return float(np.std(vals, ddof=1) / np.sqrt(batches))
