@@ -20,7 +20,8 @@ from pathlib import Path
 from scipy.optimize import brentq
 
 import sim
-from sim.market import analytic
+from sim.market import gbm
+from sim.market import kou
 
 RESULTS = Path(__file__).resolve().parent / "results"
 QUIET = {"funding.initial": 0.0, "funding.mean": 0.0, "funding.stationary_std": 0.0,
@@ -37,7 +38,7 @@ def cfg_for(barrier, **over):
 
 def monitoring_table(paths: int) -> list[dict]:
     barrier = 1.1 * SPOT
-    exact = analytic.gbm_hit_probability(SPOT, barrier, 0.0, SIGMA, T)
+    exact = gbm.gbm_hit_probability(SPOT, barrier, 0.0, SIGMA, T)
     rows = []
     for dt in ["1d", "4h", "1h", "15min"]:
         row = {"dt": dt, "closed_form": exact}
@@ -45,8 +46,8 @@ def monitoring_table(paths: int) -> list[dict]:
             ds = sim.run(cfg_for(barrier, **{"simulation.dt": dt, "simulation.monitoring": mon}), paths=paths, seed=1)
             row[mon] = float(ds["liquidation_probability"])
             row[mon + "_se"] = float(ds["liquidation_probability_se"])
-        row["bgk_discrete"] = analytic.gbm_hit_probability(
-            SPOT, analytic.bgk_shifted_barrier(barrier, SPOT, SIGMA, sim.load_config(
+        row["bgk_discrete"] = gbm.gbm_hit_probability(
+            SPOT, gbm.bgk_shifted_barrier(barrier, SPOT, SIGMA, sim.load_config(
                 None, {"simulation.dt": dt, "funding.interval": "1d"}).dt_years), 0.0, SIGMA, T)
         rows.append(row)
         print(f"  monitoring dt={dt} done", file=sys.stderr)
@@ -56,7 +57,7 @@ def monitoring_table(paths: int) -> list[dict]:
 def rare_table(paths: int) -> list[dict]:
     rows = []
     for target in (1e-3, 1e-5, 1e-7):
-        barrier = brentq(lambda b: analytic.gbm_hit_probability(SPOT, b, 0.0, SIGMA, T) - target, SPOT * 1.001,
+        barrier = brentq(lambda b: gbm.gbm_hit_probability(SPOT, b, 0.0, SIGMA, T) - target, SPOT * 1.001,
                          SPOT * 100)
         t0 = time.perf_counter()
         ds = sim.run(cfg_for(barrier, **{"simulation.importance": "auto"}), paths=paths, seed=1)
@@ -78,7 +79,7 @@ def kou_table(paths: int) -> list[dict]:
         cfg = cfg_for(barrier, **{"market.model": "kou", "market.sigma": 0.5, "market.jump_intensity": lam,
                                   "market.jump_up_prob": p, "market.jump_up_mean": up, "market.jump_down_mean": down})
         ds = sim.run(cfg, paths=paths, seed=1)
-        exact = analytic.kou_hit_probability(SPOT, barrier, 0.0, 0.5, T, lam, p, up, down)
+        exact = kou.kou_hit_probability(SPOT, barrier, 0.0, 0.5, T, lam, p, up, down)
         rows.append({"jump_intensity": lam, "p_up": p, "up_mean": up, "down_mean": down, "barrier": barrier,
                      "simulated": float(ds["liquidation_probability"]),
                      "se": float(ds["liquidation_probability_se"]), "kou_wang": exact})

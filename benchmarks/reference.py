@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.config.core import YEAR_SECONDS, Config, parse_duration
+from sim.config import YEAR_SECONDS, Config, parse_duration
 from sim.engine.simulate import resolve_hedge
-from sim.market.params import MarketParams, ou_coefficients
+from sim.market.ou import ou_coefficients
+from sim.market.params import MarketParams
 
 INVERSE = 0
 

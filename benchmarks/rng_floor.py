@@ -15,7 +15,7 @@ import numpy as np
 from numba import njit, prange
 
 from sim.kernel import rng
-from sim.config.core import Config
+from sim.config import Config
 from sim.market.params import MarketParams
 
 rng_block = rng.BLOCK

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import sim
-from sim.market import analytic
+from sim.instruments import perpetual
 from sim.instruments.perpetual import (INVERSE, LINEAR, flat_tiers, funding_payment, liquidation_price, maintenance_margin, margin_excess, position_value, tier_arrays, unrealised_pnl)
 from sim.engine.simulate import resolve_hedge
 
@@ -14,7 +14,7 @@ from sim.engine.simulate import resolve_hedge
 def test_seed_example_liquidation_price():
     # SPEC §1: 60,000 x 0.995 / (60,000/60,000 - 0.05) = 62,842.105...
     expected = 60_000 * 0.995 / 0.95
-    assert analytic.inverse_liquidation_price(60_000, 60_000, 0.05, 0.005) == pytest.approx(62_842.105263, abs=1e-5)
+    assert perpetual.inverse_liquidation_price(60_000, 60_000, 0.05, 0.005) == pytest.approx(62_842.105263, abs=1e-5)
     assert liquidation_price(INVERSE, 60_000, 60_000, 0.05, flat_tiers(0.005)) == pytest.approx(expected, rel=1e-10)
     cfg = sim.load_config("configs/seed_example.toml")
     h = resolve_hedge(cfg)
@@ -27,7 +27,7 @@ def test_seed_example_liquidation_price():
 @pytest.mark.parametrize("collateral", [1.0, 1.5, 10.0])
 def test_no_liquidation_at_or_below_1x(collateral):
     q, e = 60_000.0, 60_000.0  # Q/E = 1 BTC
-    assert math.isnan(analytic.inverse_liquidation_price(q, e, collateral, 0.005))
+    assert math.isnan(perpetual.inverse_liquidation_price(q, e, collateral, 0.005))
     assert math.isnan(liquidation_price(INVERSE, q, e, collateral, flat_tiers(0.005)))
     marks = np.geomspace(1.0, 1e12, 500)
     excess = [margin_excess(INVERSE, q, e, collateral, m, flat_tiers(0.005)) for m in marks]
@@ -47,7 +47,7 @@ def test_inverse_pnl_and_position_value():
 
 def test_linear_algebra():
     # short 1 BTC at 60,000 with 6,000 USD: C + q (E - L) = mmr q L -> L = 66,000 / 1.005
-    lp = analytic.linear_liquidation_price(1.0, 60_000.0, 6_000.0, 0.005)
+    lp = perpetual.linear_liquidation_price(1.0, 60_000.0, 6_000.0, 0.005)
     assert lp == pytest.approx(66_000 / 1.005)
     assert liquidation_price(LINEAR, 1.0, 60_000.0, 6_000.0, flat_tiers(0.005)) == pytest.approx(lp, rel=1e-10)
     assert unrealised_pnl(LINEAR, 2.0, 60_000.0, 50_000.0) == pytest.approx(20_000.0)

@@ -8,7 +8,8 @@ import pytest
 from scipy.optimize import brentq
 
 import sim
-from sim.market import analytic
+from sim.market import gbm
+from sim.market import kou
 
 QUIET = {"funding.initial": 0.0, "funding.mean": 0.0, "funding.stationary_std": 0.0,
          "basis.stationary_std": 0.0, "exchange.taker_fee": 0.0}
@@ -34,7 +35,7 @@ def test_bridge_matches_continuous_closed_form(dt):
     with the continuous barrier formula within 4 SE at any dt; discrete is biased at 1d."""
     barrier = 1.1 * SPOT
     n = 20_000
-    exact = analytic.gbm_hit_probability(SPOT, barrier, 0.0, 0.8, 30 / 365)
+    exact = gbm.gbm_hit_probability(SPOT, barrier, 0.0, 0.8, 30 / 365)
     se = math.sqrt(exact * (1 - exact) / n)
     ds = sim.run(gbm_cfg(barrier, simulation__dt=dt), paths=n, seed=21)
     assert float(ds["liquidation_price"]) == pytest.approx(barrier, rel=1e-9)
@@ -47,7 +48,7 @@ def test_bridge_matches_continuous_closed_form(dt):
 @pytest.mark.parametrize("target", [1e-5])
 def test_importance_sampling_rare_liquidation(target):
     sigma, t = 0.8, 30 / 365
-    barrier = brentq(lambda b: analytic.gbm_hit_probability(SPOT, b, 0.0, sigma, t) - target, SPOT * 1.01, SPOT * 50)
+    barrier = brentq(lambda b: gbm.gbm_hit_probability(SPOT, b, 0.0, sigma, t) - target, SPOT * 1.01, SPOT * 50)
     ds = sim.run(gbm_cfg(barrier, simulation__importance="auto", simulation__dt="4h"), paths=100_000, seed=3)
     est = float(ds["liquidation_probability"])
     assert abs(est / target - 1) < 0.10
@@ -91,10 +92,6 @@ def test_reported_se_matches_spread_across_seeds():
     assert 0.65 < ratio < 1.35
 
 
-requires_kou = pytest.mark.skipif(not hasattr(analytic, "kou_hit_probability"), reason="Kou reference missing")
-
-
-@requires_kou
 def test_kou_log_moments_of_the_sampler():
     p, up, down, lam, sigma, mu = 0.4, 0.03, 0.05, 40.0, 0.5, 0.1
     cfg = sim.load_config(None, overrides={**QUIET, "market.model": "kou", "market.sigma": sigma, "market.mu": mu,
@@ -105,7 +102,7 @@ def test_kou_log_moments_of_the_sampler():
     n = 60_000
     ds = sim.run(cfg, paths=n, seed=12)
     x = np.log(ds["index_T"].values / SPOT)
-    mean, var = analytic.kou_log_moments(mu, sigma, cfg.horizon_years, lam, p, up, down)
+    mean, var = kou.kou_log_moments(mu, sigma, cfg.horizon_years, lam, p, up, down)
     assert abs(x.mean() - mean) < 4 * math.sqrt(var / n)
     m4 = np.mean((x - x.mean()) ** 4)
     assert abs(x.var(ddof=1) - var) < 4 * math.sqrt((m4 - var**2) / n)
@@ -113,7 +110,6 @@ def test_kou_log_moments_of_the_sampler():
     assert abs(s.mean() - SPOT * math.exp(mu * cfg.horizon_years)) < 4 * s.std() / math.sqrt(n)
 
 
-@requires_kou
 def test_kou_liquidation_matches_kou_wang():
     p, up, down, lam, sigma = 0.5, 0.04, 0.04, 30.0, 0.5
     barrier = 1.15 * SPOT
@@ -122,7 +118,7 @@ def test_kou_liquidation_matches_kou_wang():
     cfg = gbm_cfg(barrier, sigma=sigma, horizon="30d", simulation__dt="1h", **{k.replace(".", "__"): v for k, v in over.items()})
     n = 20_000
     ds = sim.run(cfg, paths=n, seed=5)
-    exact = analytic.kou_hit_probability(SPOT, barrier, 0.0, sigma, 30 / 365, lam, p, up, down)
+    exact = kou.kou_hit_probability(SPOT, barrier, 0.0, sigma, 30 / 365, lam, p, up, down)
     se = math.sqrt(exact * (1 - exact) / n)
     assert 0.05 < exact < 0.6
     assert abs(float(ds["liquidation_probability"]) - exact) < 4 * se

@@ -8,7 +8,11 @@ import numpy as np
 import pytest
 from scipy.stats import kstat
 
-from sim.market.analytic import ( euler_laplace_inversion, gbm_hit_probability, kou_compensator, kou_first_passage_transform, kou_hit_probability, kou_log_cumulants, kou_log_moments, )
+from sim.market.gbm import gbm_hit_probability
+from sim.market.kou import (
+    euler_laplace_inversion, kou_compensator, kou_first_passage_transform, kou_hit_probability, kou_log_cumulants,
+    kou_log_moments,
+)
 
 # A BTC-like month: sigma 60 %, 50 jumps a year, up jumps mean 3 %, down jumps mean 4 %.
 KOU = dict(mu=0.0, sigma=0.6, horizon_years=30 / 365, jump_intensity=50.0, p_up=0.5,

@@ -1,7 +1,7 @@
 """Golden hashes: per-path outputs bitwise unchanged by refactoring.
 
-Three configurations (the default Merton + OU model, a 12-variant sweep, an
-importance-sampled run) are simulated on a few thousand paths; the SHA-256 of every
+Four configurations (the default Merton + OU model, a 12-variant sweep, an
+importance-sampled run, Kou jumps with discrete monitoring and antithetic pairs) are simulated on a few thousand paths; the SHA-256 of every
 variable with a ``path`` dimension (and of every summary variable) is compared with the
 hashes recorded in ``tests/golden_hashes.json``. Any change to the random streams, the
 kernel arithmetic or the account must re-record them on purpose:
@@ -32,6 +32,12 @@ CASES = {
     "importance": (ROOT / "configs" / "default.toml",
                    {"simulation.horizon": "3d", "simulation.paths": 3000, "simulation.importance": "auto",
                     "position.collateral": 0.6}),
+    # Kou jumps, discrete monitoring, antithetic pairs, report times: the other kernel branches
+    "kou_discrete": (ROOT / "configs" / "default.toml",
+                     {"simulation.horizon": "3d", "simulation.paths": 2048, "market.model": "kou",
+                      "market.jump_intensity": 50.0, "market.jump_up_prob": 0.4, "market.jump_up_mean": 0.03,
+                      "market.jump_down_mean": 0.04, "simulation.monitoring": "discrete",
+                      "simulation.antithetic": True, "simulation.report_at": ["1d"]}),
 }
 
 

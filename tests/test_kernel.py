@@ -11,8 +11,11 @@ import numpy as np
 import pytest
 
 import sim
-from sim.market import analytic
-from sim.config.core import YEAR_SECONDS
+from sim.market import gbm
+from sim.market import merton
+from sim.market import ou
+from sim.instruments import perpetual
+from sim.config import YEAR_SECONDS
 
 QUIET = {"funding.initial": 0.0, "funding.mean": 0.0, "funding.stationary_std": 0.0,
          "basis.initial": 0.0, "basis.stationary_std": 0.0, "exchange.taker_fee": 0.0}
@@ -99,9 +102,9 @@ def test_gbm_liquidation_probability_matches_barrier_formula():
                  simulation__horizon=f"{horizon_days}d", simulation__dt="15min")
     ds = sim.run(cfg, paths=n, seed=11)
     lp = float(ds["liquidation_price"])
-    assert lp == pytest.approx(analytic.inverse_liquidation_price(60_000, 60_000, 0.1, 0.005), rel=1e-9)
-    barrier = analytic.bgk_shifted_barrier(lp, 60_000.0, sigma, cfg.dt_years)
-    p = analytic.gbm_hit_probability(60_000.0, barrier, 0.1, sigma, horizon_days / 365)
+    assert lp == pytest.approx(perpetual.inverse_liquidation_price(60_000, 60_000, 0.1, 0.005), rel=1e-9)
+    barrier = gbm.bgk_shifted_barrier(lp, 60_000.0, sigma, cfg.dt_years)
+    p = gbm.gbm_hit_probability(60_000.0, barrier, 0.1, sigma, horizon_days / 365)
     est = float(ds["liquidation_probability"])
     se = math.sqrt(p * (1 - p) / n)
     assert abs(est - p) < 4 * se, (est, p, se)
@@ -119,7 +122,7 @@ def test_merton_log_moments_and_martingale():
     n = 60_000
     ds = sim.run(cfg, paths=n, seed=5)
     x = np.log(ds["index_T"].values / 60_000.0)
-    mean, var = analytic.log_return_moments("merton", mu, sigma, cfg.horizon_years, lam, jm, js)
+    mean, var = merton.log_return_moments(mu, sigma, cfg.horizon_years, lam, jm, js)
     se_mean = math.sqrt(var / n)
     assert abs(x.mean() - mean) < 4 * se_mean
     m4 = np.mean((x - x.mean()) ** 4)
@@ -142,11 +145,11 @@ def test_ou_funding_and_basis_transition():
                          basis__half_life="12h", basis__stationary_std=0.002, simulation__horizon="2d")
     n = ds.sizes["sample"]
     f_T = ds["sample_funding_rate"].isel(sample_time=-1).values
-    m, v = analytic.ou_moments(0.002, 0.0001, 1 / 365, 0.0004, 2 / 365)
+    m, v = ou.ou_moments(0.002, 0.0001, 1 / 365, 0.0004, 2 / 365)
     assert abs(f_T.mean() - m) < 4 * math.sqrt(v / n)
     assert abs(f_T.var(ddof=1) - v) < 4 * v * math.sqrt(2 / n)
     b_T = (ds["sample_mark"] / ds["sample_index"] - 1).isel(sample_time=-1).values
-    m, v = analytic.ou_moments(0.004, 0.0, 0.5 / 365, 0.002, 2 / 365)
+    m, v = ou.ou_moments(0.004, 0.0, 0.5 / 365, 0.002, 2 / 365)
     assert abs(b_T.mean() - m) < 4 * math.sqrt(v / n)
     assert abs(b_T.var(ddof=1) - v) < 4 * v * math.sqrt(2 / n)
 

@@ -15,7 +15,7 @@ import pytest
 
 import sim
 from sim.instruments.perpetual import maintenance_margin, tier_arrays
-from sim.config.core import PRESET_DIR, ConfigError, load_preset, preset_names
+from sim.config import PRESET_DIR, ConfigError, load_preset, preset_names
 from sim.engine.simulate import resolve_hedge
 
 INVERSE = ["bitmex-xbtusd", "bybit-btcusd", "binance-btcusd-perp", "deribit-btc-perpetual", "okx-btc-usd-swap"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from sim.config.core import SCHEMA, Field, format_duration
+from sim.config import SCHEMA, Field, format_duration
 
 _TYPES = {
     "float": "number",

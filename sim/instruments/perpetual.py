@@ -1,4 +1,4 @@
-"""Margin arithmetic of a short hedge in an inverse or a linear perpetual (SPEC §4).
+"""Margin arithmetic of a short hedge in an inverse or a linear perpetual (docs/model.md).
 
 Small ``@njit`` functions: the kernel inlines them and the tests call them directly.
 Conventions:
@@ -90,7 +90,7 @@ def liquidation_price(kind: int, size: float, entry: float, collateral: float,
 
     A short loses as the mark rises, so this is the lowest mark above the entry at which
     equity <= maintenance. With a flat rate and no fees/funding it equals the closed forms
-    of SPEC §4 (``sim.analytic.inverse_liquidation_price``); with tiers it is found by
+    (``inverse_liquidation_price``, ``linear_liquidation_price`` below); with tiers it is found by
     bisection on the same functions the kernel uses.
     """
     if size <= 0:
@@ -113,3 +113,20 @@ def liquidation_price(kind: int, size: float, entry: float, collateral: float,
         if hi - lo <= 1e-12 * hi:
             break
     return hi
+
+
+# closed forms (flat rate, no fees or funding): test oracles users can call too
+
+
+def inverse_liquidation_price(notional_usd: float, entry: float, collateral_btc: float, mmr: float) -> float:
+    """Liquidation price of a short inverse position, no funding or fees:
+    L = Q (1 - mmr) / (Q/E - C) for C < Q/E, else never (NaN)."""
+    q_btc = notional_usd / entry
+    if collateral_btc >= q_btc:
+        return math.nan
+    return notional_usd * (1.0 - mmr) / (q_btc - collateral_btc)
+
+
+def linear_liquidation_price(qty_btc: float, entry: float, collateral_usd: float, mmr: float) -> float:
+    """Liquidation price of a short linear position: C + q(E - L) = mmr q L."""
+    return (collateral_usd + qty_btc * entry) / (qty_btc * (1.0 + mmr))

@@ -28,7 +28,7 @@ import numpy as np
 from numba import njit, prange
 
 from sim.instruments.perpetual import INVERSE, fee, maintenance_margin, position_value
-from sim.market.params import ou_step
+from sim.market.ou import ou_step
 from sim.kernel.rng import BLOCK
 
 SMALL = 0.015625  # |x| below which exp(x) is the degree-6 polynomial (_exp_poly)

@@ -1,3 +1,3 @@
-"""Market models: price dynamics (GBM, Merton, Kou), funding and basis OU, stress arrays."""
-
-from sim.market.params import MarketParams  # noqa: F401
+"""Market models: price dynamics (``gbm``, ``merton``, ``kou``, looked up by name in
+``registry``), funding and basis OU (``ou``), the unit-converted parameters the kernel
+reads (``params``) and the deterministic arrays of stress scenarios (``stress``)."""

@@ -13,20 +13,20 @@ the difference is the stress alone:
 * ``basis``: the basis jumps by ``size`` (fraction of the index) at time ``at`` and then
   mean-reverts;
 * ``replay``: no simulation: a given price path (CSV: a time column and a price column,
-  optional funding column) goes through the same hedge account arithmetic.
+  optional funding column; read by ``sim.data.load.load_price_path``, format in
+  docs/stress.md) goes through the same hedge account arithmetic.
 """
 
 from __future__ import annotations
 
-import csv
 import math
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
-from sim.config.core import Config, ConfigError, parse_duration
+from sim.config import Config, ConfigError, parse_duration
+from sim.data.load import load_price_path
 from sim.market.params import MarketParams
 
 
@@ -84,70 +84,6 @@ def stressed_arrays(cfg: Config, mp: MarketParams, st: dict) -> MarketArrays:
 
 # --------------------------------------------------------------------------- replay
 
-TIME_COLUMNS = ("timestamp", "time", "date", "datetime")
-PRICE_COLUMNS = ("price", "close", "mark")
-FUNDING_COLUMNS = ("funding", "funding_rate", "rate")
-
-
-def _parse_time(text: str, where: str) -> float:
-    text = text.strip()
-    try:
-        x = float(text)
-        return x / 1000.0 if x > 1e11 else x  # Unix seconds or milliseconds
-    except ValueError:
-        pass
-    try:
-        d = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ConfigError(f"{where}: cannot read the time {text!r} (ISO-8601 or Unix seconds)") from None
-    if d.tzinfo is None:
-        d = d.replace(tzinfo=timezone.utc)
-    return d.timestamp()
-
-
-def read_price_path(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """(times in s, prices, funding or None) from a CSV with a header; sorted by time."""
-    p = Path(path)
-    try:
-        with p.open(newline="", encoding="utf-8") as fh:
-            rows = list(csv.reader(fh))
-    except OSError as exc:
-        raise ConfigError(f"replay file {str(p)!r}: cannot be read ({exc.strerror or exc})") from None
-    if len(rows) < 3:
-        raise ConfigError(f"replay file {str(p)!r}: needs a header and at least two rows")
-    header = [h.strip().lower() for h in rows[0]]
-
-    def col(names, required):
-        for n in names:
-            if n in header:
-                return header.index(n)
-        if required:
-            raise ConfigError(f"replay file {str(p)!r}: no column named one of {', '.join(names)} "
-                              f"(header: {', '.join(header)})")
-        return None
-
-    ti, pi, fi = col(TIME_COLUMNS, True), col(PRICE_COLUMNS, True), col(FUNDING_COLUMNS, False)
-    t, s, f = [], [], []
-    for n, row in enumerate(rows[1:], start=2):
-        if not row or all(not c.strip() for c in row):
-            continue
-        where = f"replay file {str(p)!r}, row {n}"
-        try:
-            price = float(row[pi])
-        except (ValueError, IndexError):
-            raise ConfigError(f"{where}: price {row[pi] if pi < len(row) else ''!r} is not a number") from None
-        if not (price > 0 and math.isfinite(price)):
-            raise ConfigError(f"{where}: price {price} must be positive")
-        t.append(_parse_time(row[ti], where))
-        s.append(price)
-        if fi is not None:
-            try:
-                f.append(float(row[fi]))
-            except (ValueError, IndexError):
-                raise ConfigError(f"{where}: funding {row[fi] if fi < len(row) else ''!r} is not a number") from None
-    order = np.argsort(t, kind="stable")
-    return np.asarray(t)[order], np.asarray(s)[order], (np.asarray(f)[order] if fi is not None else None)
-
 
 def replay_paths(cfg: Config, mp: MarketParams, path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Index, mark and funding paths on the config's step grid from a price CSV.
@@ -156,7 +92,7 @@ def replay_paths(cfg: Config, mp: MarketParams, path: str | Path) -> tuple[np.nd
     the path is as long as the file covers, up to the horizon. The CSV price is both index
     and mark (no basis). Funding: the file's column at each funding time if present, else
     the config's deterministic funding path (initial decaying to mean)."""
-    t, s, f = read_price_path(path)
+    t, s, f = load_price_path(path)
     dt = cfg.dt_seconds
     steps = min(cfg.steps, int(math.floor((t[-1] - t[0]) / dt + 1e-9)))
     if steps < 1:

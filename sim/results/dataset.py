@@ -20,7 +20,7 @@ import xarray as xr
 from sim.kernel import rng
 
 from sim.results.summary import summarize
-from sim.config.core import SCHEMA
+from sim.config import SCHEMA
 from sim.engine.simulate import RawRun
 
 

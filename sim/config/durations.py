@@ -1,0 +1,50 @@
+"""Durations ("15min", "8h", "30d") and the year: the units of every time in a config."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from sim.errors import ConfigError
+
+YEAR_SECONDS = 365.0 * 86400.0  # a year is 365 days (docs/model.md, Units)
+
+_DURATION_RE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(s|sec|min|h|d|w)\s*$")
+_DURATION_UNIT = {"s": 1.0, "sec": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
+
+
+def parse_duration(text: Any, field: str = "duration") -> float:
+    """Parse ``"15min"``, ``"1h"``, ``"8h"``, ``"3d"``, ``"2w"`` or ``"30s"`` into seconds."""
+    if isinstance(text, bool) or not isinstance(text, str):
+        raise ConfigError(
+            f'{field} = {show_value(text)}: expected a duration string such as "15min", "1h", "8h" or "30d"'
+        )
+    m = _DURATION_RE.match(text)
+    if not m:
+        hint = ' (use "min" for minutes; months are ambiguous, use days)' if re.search(r"\dm(o|onth)?s?\s*$", text) else ""
+        raise ConfigError(
+            f'{field} = {show_value(text)}: not a duration; use a number and one of s, min, h, d, w, '
+            f'e.g. "15min", "8h", "30d"{hint}'
+        )
+    seconds = float(m.group(1)) * _DURATION_UNIT[m.group(2)]
+    if seconds <= 0:
+        raise ConfigError(f"{field} = {show_value(text)}: must be longer than zero")
+    return seconds
+
+
+def format_duration(seconds: float) -> str:
+    """Shortest exact human form of a duration in seconds (inverse of parse_duration)."""
+    for unit, size in (("d", 86400.0), ("h", 3600.0), ("min", 60.0)):
+        if seconds >= size and abs(seconds / size - round(seconds / size)) < 1e-9:
+            return f"{int(round(seconds / size))}{unit}"
+    return f"{seconds:g}s"
+
+
+def show_value(value: Any) -> str:
+    """A config value as TOML would write it (for error messages)."""
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
