@@ -6,6 +6,7 @@ number of random blocks (``rng.BLOCK``), so results do not depend on them (SPEC 
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import sys
@@ -29,17 +30,14 @@ DEFAULT_CHUNK_BLOCKS = 64  # 65,536 paths per progress step
 
 def market_args(mp: MarketParams, arrays: MarketArrays, report_steps: list[int], *, continuous: bool = False,
                 antithetic: bool = False, is_theta: float = 0.0, is_log_h: float = np.inf) -> MarketArgs:
+    model = {f.name: getattr(mp, f.name) for f in dataclasses.fields(mp)}
+    model.update(model=int(mp.model), steps=int(mp.steps), funding_every=int(mp.funding_every),
+                 f_w=np.ascontiguousarray(mp.f_w, dtype=np.float64),
+                 chol=np.ascontiguousarray(mp.chol, dtype=np.float64))
     return MarketArgs(
-        spot=mp.spot, log_drift=arrays.log_drift, vol=arrays.vol,
-        jump_rate_dt=mp.jump_rate_dt, model=int(mp.model), jump_mean=mp.jump_mean, jump_std=mp.jump_std,
-        jump_up_prob=mp.jump_up_prob, jump_up_mean=mp.jump_up_mean, jump_down_mean=mp.jump_down_mean,
-        f0=mp.f0, f_mean=mp.f_mean, f_a=mp.f_a, f_w=np.ascontiguousarray(mp.f_w, dtype=np.float64), f_sd=mp.f_sd,
-        b0=mp.b0, b_mean=mp.b_mean, b_a=mp.b_a, b_sd=mp.b_sd,
-        chol=np.ascontiguousarray(mp.chol, dtype=np.float64),
-        basis_add=arrays.basis_add, f_pin=arrays.f_pin,
+        **model, log_drift=arrays.log_drift, vol=arrays.vol, basis_add=arrays.basis_add, f_pin=arrays.f_pin,
         report_steps=np.asarray(report_steps, dtype=np.int64), continuous=bool(continuous),
-        antithetic=bool(antithetic), is_theta=float(is_theta), is_log_h=float(is_log_h), steps=int(mp.steps),
-        funding_every=int(mp.funding_every),
+        antithetic=bool(antithetic), is_theta=float(is_theta), is_log_h=float(is_log_h),
         dt_days=mp.dt_years * 365.0,
     )
 

@@ -1,0 +1,63 @@
+"""What the kernel reads and writes: plain NamedTuples of scalars and arrays (numba types
+them once per layout; the cache keeps the compiled code across runs)."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import NamedTuple
+
+import numpy as np
+
+from sim.market.params import MarketParams
+
+
+# The kernel's market arguments: every field of MarketParams (the model's unit-converted
+# parameters, one place) plus what a run adds on top of the model. Built by
+# ``sim.engine.market_args``.
+KERNEL_MARKET_FIELDS = [
+    ("log_drift", np.ndarray),  # (steps + 1,) deterministic log increment of step i (drift; index shocks)
+    ("vol", np.ndarray),  # (steps + 1,) sigma sqrt(dt) of step i (times any volatility multiplier)
+    ("basis_add", np.ndarray),  # (steps + 1,) shock added to the basis after step i's OU step
+    ("f_pin", np.ndarray),  # (n_funding + 1,) funding pinned at funding time k (NaN: model rate)
+    ("report_steps", np.ndarray),  # (R,) int64 steps at which values are reported; the last is `steps`
+    ("continuous", bool),  # liquidation checked on the Brownian-bridge maximum of the mark in each step
+    ("antithetic", bool),  # path 2k+1 of a block replays path 2k's normal shocks negated
+    ("is_theta", float),  # importance sampling: shift of each price shock (in shock std units); 0 = off
+    ("is_log_h", float),  # ... applied while the running max log mark is below this level
+    ("dt_days", float),
+]
+MarketArgs = NamedTuple("MarketArgs", [(f.name, f.type) for f in fields(MarketParams)] + KERNEL_MARKET_FIELDS)
+
+
+class AccountArgs(NamedTuple):
+    """One row per hedge variant (V rows)."""
+
+    kind: np.ndarray  # int64: 0 inverse, 1 linear
+    stack: np.ndarray  # BTC held
+    collateral: np.ndarray  # margin currency
+    size: np.ndarray  # Q USD (inverse) or q BTC (linear)
+    fee_rate: np.ndarray
+    funding_cap: np.ndarray  # applied rate = clamp(f, -cap, cap)
+    tier_start: np.ndarray  # int64: rows of the tier table of this variant
+    tier_end: np.ndarray
+    tier_limits: np.ndarray  # concatenated tier tables
+    tier_rates: np.ndarray
+    tier_deductions: np.ndarray
+
+
+class PathOutputs(NamedTuple):
+    """Per-path results for one chunk of paths; variant axis last."""
+
+    index_at: np.ndarray  # (n, R) float64, index at the report steps (last: T)
+    mark_T: np.ndarray  # (n,) float64
+    liquidated: np.ndarray  # (n, V) bool
+    liquidation_time: np.ndarray  # (n, V) float32, days, NaN if never
+    value_at: np.ndarray  # (n, V, R) USD, stack + hedge account closed at the report steps
+    log_weight: np.ndarray  # (n,) log likelihood ratio of the path (0 without importance sampling)
+    funding: np.ndarray  # (n, V) margin currency, + received
+    funding_usd: np.ndarray  # (n, V) USD valued at the index when received
+    fees: np.ndarray  # (n, V) margin currency
+    min_margin_level: np.ndarray  # (n, V) min equity / maintenance over checks while open (incl. the liquidating one)
+    required_collateral: np.ndarray  # (n, V) margin currency
+    max_drawdown: np.ndarray  # (n, V) USD, hedged portfolio
+    saved: np.ndarray  # (K, n_save, 4): index, mark, funding rate, equity of variant 0
