@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.config import Config, ConfigError, hedge_target
-from sim.instruments.perpetual import INVERSE, LINEAR, fee, liquidation_price, margin_excess, tier_arrays
+from sim.instruments import CONTRACTS
+from sim.instruments.perpetual import INVERSE, fee, liquidation_price, margin_excess, position_value, tier_arrays
 from sim.kernel import AccountArgs
 
 
@@ -32,6 +33,11 @@ class Hedge:
         return fee(self.kind, self.size, self.entry, self.fee_rate)
 
     @property
+    def position_value_at_entry(self) -> float:
+        """Q/E BTC (inverse) or q E USD (linear): the position value in the margin currency."""
+        return float(position_value(self.kind, self.size, self.entry))
+
+    @property
     def liquidation_price(self) -> float:
         """Mark at which the fresh position is liquidated (open fee included, no funding)."""
         return liquidation_price(self.kind, self.size, self.entry, self.collateral, self.tiers, self.open_fee)
@@ -43,7 +49,7 @@ class Hedge:
 
 def resolve_hedge(cfg: Config) -> Hedge:
     pos, ex = cfg.position, cfg.exchange
-    kind = INVERSE if pos.contract == "inverse" else LINEAR
+    kind = CONTRACTS[pos.contract]
     contracts = int(math.floor(hedge_target(cfg) / cfg.contract_size + 1e-9))
     size = contracts * cfg.contract_size
     entry = cfg.market.spot * (1.0 + cfg.basis.initial)

@@ -189,8 +189,7 @@ def _leverage(h) -> float:
     """Position value at entry over collateral (same currency): Q/E / C or q E / C."""
     if h.collateral <= 0:
         return math.inf
-    value = h.size / h.entry if h.kind == 0 else h.size * h.entry
-    return value / h.collateral
+    return h.position_value_at_entry / h.collateral
 
 
 def config_of(ds: xr.Dataset) -> dict:

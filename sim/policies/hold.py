@@ -1,0 +1,5 @@
+"""Hold: the hedge is opened with its collateral and never touched again (no transfers,
+no re-hedging). The account pass applies no policy action at its checks."""
+
+NAME = "hold"
+DESCRIPTION = "fixed isolated collateral; nothing is moved after the hedge is opened"
