@@ -1,4 +1,4 @@
-"""Inverse and linear contract algebra against hand-computed values (SPEC §4, research §6)."""
+"""Inverse and linear contract algebra against hand-computed values (docs/model.md, The hedge account)."""
 
 import math
 
@@ -12,7 +12,7 @@ from sim.engine.simulate import resolve_hedge
 
 
 def test_seed_example_liquidation_price():
-    # SPEC §1: 60,000 x 0.995 / (60,000/60,000 - 0.05) = 62,842.105...
+    # the worked example: 60,000 x 0.995 / (60,000/60,000 - 0.05) = 62,842.105...
     expected = 60_000 * 0.995 / 0.95
     assert perpetual.inverse_liquidation_price(60_000, 60_000, 0.05, 0.005) == pytest.approx(62_842.105263, abs=1e-5)
     assert liquidation_price(INVERSE, 60_000, 60_000, 0.05, flat_tiers(0.005)) == pytest.approx(expected, rel=1e-10)

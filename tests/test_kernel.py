@@ -206,7 +206,7 @@ def test_shock_correlations_follow_the_matrix():
 
 
 def test_required_collateral_identity():
-    """SPEC §5: liquidated at collateral C  <=>  C <= required_collateral, from any run
+    """The collateral identity (docs/model.md): liquidated at collateral C  <=>  C <= required_collateral, from any run
     with the same seed (the market and R do not depend on C)."""
     base = dict(market__model="merton", market__sigma=0.7, market__jump_intensity=20.0, market__jump_mean=-0.01,
                 market__jump_std=0.05, funding__initial=0.0001, funding__mean=0.0001,

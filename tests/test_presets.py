@@ -1,8 +1,7 @@
 """Exchange presets (configs/exchanges/*.toml): they load, their tier tables reproduce the
 published maintenance margins, config keys override them, and every preset runs.
 
-Hand values come from the sources cited in each preset file (research notes
-shared/research/exchange_mechanics.md, examples B3, N1, N3, D1, and the Bybit/OKX/Binance tables).
+Hand values come from the sources cited in each preset file (the exchanges' published examples B3, N1, N3, D1 and their Bybit/OKX/Binance tables; sources in configs/exchanges/README.md).
 """
 
 import functools

@@ -7,7 +7,7 @@ from 0 to 10x the position, both contract types, hedge_ratio 0..10, risk-limit t
 horizons from one step to ten years). One example in five pushes a single field just
 outside its allowed range (or gives it a wrong type); that config must be rejected.
 
-For a config that runs, the contract of SPEC §6 decides which NaN are legitimate:
+For a config that runs, the output contract (docs/outputs.md) decides which NaN are legitimate:
 ``liquidation_time`` of a path never liquidated, ``min_margin_level`` when no positive
 maintenance margin is ever checked (no hedge, a zero rate, or tiers whose deduction can
 cancel the rate), ``required_collateral`` when there is no hedge, ``liquidation_price``
@@ -195,7 +195,7 @@ def _finite(ds, name: str, allow_nan: np.ndarray | bool = False) -> None:
 
 
 def check_result(cfg: sim.Config, ds) -> None:
-    """Every output finite, NaN only where SPEC §6 says so."""
+    """Every output finite, NaN only where docs/outputs.md says so."""
     n = ds.sizes["path"]
     assert n == PATHS
     hedged = float(ds["hedge_size"]) > 0

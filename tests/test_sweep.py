@@ -137,7 +137,7 @@ def test_contract_sweep_needs_collateral_in_usd(capsys):
     assert list(ds["contract"].values) == ["inverse", "linear"]
     for kind in ("inverse", "linear"):
         assert_same_variant(ds, sim.run(cfg.replace({"position.contract": kind})), {"contract": kind})
-    # 3,000 USD is 0.05 BTC at 60,000 for the inverse variant: the SPEC §1 example
+    # 3,000 USD is 0.05 BTC at 60,000 for the inverse variant: the worked example of docs/tutorial.md
     inv, lin = ds.sel(contract="inverse"), ds.sel(contract="linear")
     assert float(inv["collateral_posted"]) == pytest.approx(0.05, rel=1e-12)
     assert float(lin["collateral_posted"]) == 3000.0

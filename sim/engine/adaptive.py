@@ -4,7 +4,7 @@
 standard error of the liquidation probability reaches the target (absolute, e.g. 0.0005,
 or relative to the estimate, e.g. "5%"), or until ``simulation.max_paths`` is spent. The
 batches are shards of one run of ``max_paths`` paths, so the result is bitwise the first
-N paths of that run, whatever the batch size (SPEC §7).
+N paths of that run, whatever the batch size (docs/model.md, Reproducibility).
 
 ``--convergence``: the running estimate of the liquidation probability and of ES 99 % of
 hedged PnL over the first n paths, n = 1,024, 2,048, 4,096, ... N, as variables over an

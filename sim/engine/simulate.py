@@ -1,7 +1,7 @@
 """Drive the kernel: validated config -> kernel arguments -> chunks of paths -> per-path arrays.
 
 Chunks exist only for progress reporting and memory locality; they are always a whole
-number of random blocks (``rng.BLOCK``), so results do not depend on them (SPEC §7).
+number of random blocks (``rng.BLOCK``), so results do not depend on them (docs/model.md, Reproducibility).
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ def simulate(cfg: Config, paths: int | None = None, seed: int | None = None, *,
     ``progress=True`` shows a bar on stderr; a callable receives (paths_done, paths_total)
     after each chunk. ``first_path``/``count`` simulate only the shard of paths
     [first_path, first_path + count) of a run of ``paths`` paths (first_path a multiple of
-    ``rng.BLOCK``): the rows are bitwise the same as in the full run (SPEC §7)."""
+    ``rng.BLOCK``): the rows are bitwise the same as in the full run (docs/model.md, Reproducibility)."""
     paths = cfg.simulation.paths if paths is None else int(paths)
     seed = cfg.simulation.seed if seed is None else int(seed)
     if paths < 1:

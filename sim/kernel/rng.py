@@ -1,4 +1,4 @@
-"""Block-keyed random streams (SPEC §7).
+"""Block-keyed random streams (docs/model.md, Reproducibility).
 
 The unit of randomness is a block of ``BLOCK`` consecutive paths. Block ``b`` draws stream
 ``s`` from ``Generator(SFC64(SeedSequence(seed, spawn_key=(b, s))))`` -- the same seeds as

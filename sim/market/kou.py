@@ -97,7 +97,7 @@ def kou_log_cumulants(mu: float, sigma: float, horizon_years: float, jump_intens
 
 def kou_log_moments(mu: float, sigma: float, horizon_years: float, jump_intensity: float,
                     p_up: float, up_mean: float, down_mean: float) -> tuple[float, float]:
-    """(mean, variance) of log(S_T/S_0) under Kou with the compensated drift (SPEC §3)."""
+    """(mean, variance) of log(S_T/S_0) under Kou with the compensated drift (docs/model.md, Price dynamics)."""
     k1, k2 = kou_log_cumulants(mu, sigma, horizon_years, jump_intensity, p_up, up_mean, down_mean, order=2)
     return k1, k2
 

@@ -1,4 +1,4 @@
-"""Per-path arrays -> ``xarray.Dataset`` with its summary (SPEC §6).
+"""Per-path arrays -> ``xarray.Dataset`` with its summary (docs/outputs.md).
 
 Every variable that leaves the kernel gets its name, units and meaning here, once
 (``PER_PATH``). ``summarize`` computes the summary variables from the per-path variables
@@ -48,7 +48,7 @@ PER_PATH = {
     "funding_usd": ("USD", "funding received, each payment valued at the index when received"),
     "fees": ("{m}", "taker fees paid (open, and close at the horizon if not liquidated)"),
     "min_margin_level": ("1", "minimum of equity / maintenance margin while open (NaN: no maintenance)"),
-    "required_collateral": ("{m}", "smallest collateral that avoids liquidation on this path (SPEC §5)"),
+    "required_collateral": ("{m}", "smallest collateral that avoids liquidation on this path (liquidated iff collateral <= this)"),
     "max_drawdown": ("USD", "maximum peak-to-trough fall of the hedged portfolio value"),
     "weight": ("1", "importance-sampling likelihood ratio of the path (estimates are weighted by it)"),
 }

@@ -17,7 +17,7 @@ PORTFOLIOS = ["hedged", "unhedged"]
 
 
 def summarize(ds: xr.Dataset) -> xr.Dataset:
-    """Add (or recompute) the summary variables of SPEC §6 from the per-path variables."""
+    """Add (or recompute) the summary variables (docs/outputs.md) from the per-path variables."""
     ds = ds.drop_vars([v for v in SUMMARY_VARS if v in ds], errors="ignore")
     m_unit = ds.attrs.get("margin_unit", ds["funding"].attrs.get("units", "BTC"))
     ds = ds.assign_coords(level=("level", LEVELS), quantile=("quantile", QUANTILES),
