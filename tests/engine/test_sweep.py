@@ -22,7 +22,7 @@ import pytest
 import sim
 from sim.cli.main import main
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEFAULT = ROOT / "configs" / "default.toml"
 SEED_EXAMPLE = ROOT / "configs" / "seed_example.toml"
 

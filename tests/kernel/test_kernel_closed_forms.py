@@ -5,6 +5,7 @@ each test), so they are deterministic and would fail on a real bias.
 """
 
 import math
+from pathlib import Path
 
 import numba
 import numpy as np
@@ -19,6 +20,8 @@ from sim.config import YEAR_SECONDS
 
 QUIET = {"funding.initial": 0.0, "funding.mean": 0.0, "funding.stationary_std": 0.0,
          "basis.initial": 0.0, "basis.stationary_std": 0.0, "exchange.taker_fee": 0.0}
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def cfg_of(**over):
@@ -225,7 +228,8 @@ def test_required_collateral_identity():
 
 
 def _repro_cfg():
-    return sim.load_config("configs/default.toml", overrides={"simulation.horizon": "3d", "simulation.save_paths": 3})
+    return sim.load_config(ROOT / "configs" / "default.toml",
+                           overrides={"simulation.horizon": "3d", "simulation.save_paths": 3})
 
 
 def test_bitwise_identical_across_threads_and_chunks():

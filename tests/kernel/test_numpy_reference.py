@@ -9,11 +9,11 @@ from benchmarks.reference import simulate_reference
 
 
 @pytest.mark.parametrize("contract, collateral", [("inverse", 0.06), ("linear", 4_000.0)])
-def test_kernel_agrees_with_numpy_reference(contract, collateral):
-    over = {"simulation.horizon": "5d", "position.contract": contract, "position.collateral": collateral}
+def test_kernel_agrees_with_numpy_reference(contract, collateral, small_default):
+    over = {"position.contract": contract, "position.collateral": collateral}
     if contract == "linear":
         over["position.contract_size"] = 0.001
-    cfg = sim.load_config("configs/default.toml", overrides=over)
+    cfg = small_default("5d", **over)
     n = 20_000
     ds = sim.run(cfg, paths=n, seed=4)
     ref = simulate_reference(cfg, n, 4)

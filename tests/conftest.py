@@ -1,0 +1,46 @@
+"""Shared fixtures. Tests mirror the package (tests/market/, tests/kernel/, ...); the
+end-to-end command-line tests live in tests/cli/.
+
+Small configs: every fixture here is a few days of hourly steps on a few thousand paths,
+so a test runs in well under a second once the kernel is compiled (numba caches it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import sim
+from sim.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIGS = ROOT / "configs"
+
+
+@pytest.fixture
+def root() -> Path:
+    """The repository root (configs/, data/, benchmarks/)."""
+    return ROOT
+
+
+@pytest.fixture
+def small_default():
+    """configs/default.toml (Merton jumps, stochastic funding and basis) over a few days:
+    ``small_default(**overrides)`` with ``{"section.key": value}`` overrides."""
+    def make(horizon: str = "3d", paths: int = 2048, **over):
+        return sim.load_config(CONFIGS / "default.toml",
+                               overrides={"simulation.horizon": horizon, "simulation.paths": paths, **over})
+    return make
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run ``hedgesim ARGS...`` in-process: returns (exit status, stdout, stderr)."""
+    def run(*argv):
+        try:
+            code = main([str(a) for a in argv])
+        except SystemExit as exc:
+            code = exc.code
+        out, err = capsys.readouterr()
+        return code, out, err
+    return run
