@@ -102,10 +102,11 @@ def test_bitwise_identical_to_single_process(client, sweep_ref, tmp_path, shard_
     """Sweep dims, report times, a value threshold and sample paths; 5,000 paths, so the
     last shard is partial; two shard sizes on two workers; the summary passes run on the
     workers (1,024) or in this process (3,072)."""
-    import sim.distributed
+    import sim.distributed.store
     from sim.distributed import run
 
-    monkeypatch.setattr(sim.distributed, "LOCAL_SUMMARY_BYTES", 0 if shard_paths == 1024 else 1 << 40)
+    # the summary threshold is read where the store is completed (sim.distributed.store.finish)
+    monkeypatch.setattr(sim.distributed.store, "LOCAL_SUMMARY_BYTES", 0 if shard_paths == 1024 else 1 << 40)
 
     out = tmp_path / "r.zarr"
     ds = run(sweep_config(), out, paths=5000, seed=3, client=client, shard_paths=shard_paths, progress=False,

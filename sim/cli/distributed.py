@@ -1,15 +1,19 @@
-"""``hedgesim run ... --workers N | --scheduler ADDRESS [--shard-paths P] [--resume]``."""
+"""``hedgesim run ... --workers N | --scheduler ADDRESS [--shard-paths P] [--resume]``.
+
+Imported by ``sim.cli.main`` only when a run asks for a cluster: the single-machine path
+never loads ``sim.distributed`` (nor dask.distributed).
+"""
 
 from __future__ import annotations
 
 import sys
 
+from sim.distributed import run
+from sim.errors import DistributedError, RunInterrupted, UsageError
+from sim.report.text import format_summary
+
 
 def run_distributed(args, cfg, out: str | None) -> int:
-    from sim.cli.main import UsageError
-    from sim.report.text import format_summary
-    from sim.distributed import DistributedError, RunInterrupted, run
-
     if out is None:
         raise UsageError("--no-save: a distributed run writes its result store shard by shard; give --out "
                          "RESULT.zarr (or leave --no-save out)")
