@@ -18,6 +18,7 @@ Dask is imported only here, and only when a run starts a client: the single-mach
 
 from sim.distributed.runner import run  # noqa: F401
 from sim.distributed.shards import check_shard_paths, default_shard_paths, partial_path, shards_of  # noqa: F401
+# LOCAL_SUMMARY_BYTES is read where it is defined: to change it, set sim.distributed.store.LOCAL_SUMMARY_BYTES
 from sim.distributed.store import LOCAL_SUMMARY_BYTES, done_shards, open_store  # noqa: F401
 from sim.errors import DistributedError, RunInterrupted  # noqa: F401
 

@@ -20,7 +20,7 @@ from sim.results import LEVELS, QUANTILES, stats
 from sim.results.streamed.select import Selector, np_lerp, np_quantile_ranks
 
 PORTS = ["hedged_pnl", "unhedged_pnl"]
-HE_BATCHES = 20  # batches of consecutive paths for the SE of hedge effectiveness, as in sim.results.summarize
+HE_BATCHES = 20  # batches of consecutive paths for the SE of hedge effectiveness (stats.hedge_effectiveness_batch_se)
 MEAN_VARS = {"funding_mean": "funding", "funding_usd_mean": "funding_usd", "fees_mean": "fees",
              "max_drawdown_mean": "max_drawdown"}
 NANQ_VARS = {"liquidation_time_quantile": "liquidation_time", "funding_quantile": "funding",
