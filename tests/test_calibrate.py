@@ -14,7 +14,9 @@ import pytest
 import sim
 from sim.cli.main import main
 from sim.data import calibrate, load_funding, load_prices
-from sim.data.calibrate import _merton_nll_grad, fit_gbm, fit_merton, fit_ou, log_returns, to_toml
+from sim.data.calibrate import to_toml
+from sim.data.fit_ou import fit_ou
+from sim.data.fit_price import fit_gbm, fit_merton, log_returns, merton_nll_grad
 
 ROOT = Path(__file__).resolve().parent.parent
 BTC = ROOT / "data" / "btc_usd_1h_cryptocompare_2021H1.csv.gz"
@@ -70,11 +72,11 @@ def test_merton_gradient_is_the_derivative(merton_path):
     _, bars = merton_path
     r, dt = log_returns(bars.iloc[:3000])
     th = np.array([0.1, math.log(0.5), math.log(40.0), -0.01, math.log(0.03)])
-    f0, g = _merton_nll_grad(th, r, dt)
+    f0, g = merton_nll_grad(th, r, dt)
     for i in range(5):
         e = np.zeros(5)
         e[i] = 1e-6
-        fd = (_merton_nll_grad(th + e, r, dt)[0] - _merton_nll_grad(th - e, r, dt)[0]) / 2e-6
+        fd = (merton_nll_grad(th + e, r, dt)[0] - merton_nll_grad(th - e, r, dt)[0]) / 2e-6
         assert g[i] == pytest.approx(fd, rel=1e-5, abs=1e-4)
 
 

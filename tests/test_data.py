@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from sim.data import DataError, load_funding, load_prices
-from sim.data.load import asof, parse_columns
+from sim.data.layouts import parse_columns
+from sim.data.load import asof
 
 ROOT = Path(__file__).resolve().parent.parent
 BTC = ROOT / "data" / "btc_usd_1h_cryptocompare_2021H1.csv.gz"

@@ -23,6 +23,7 @@ import xarray as xr
 import sim
 from sim.cli.main import main
 from sim.analysis.margin import MIN_EVENTS, run_margin
+from sim.report.text import format_margin
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_EXAMPLE = ROOT / "configs" / "seed_example.toml"
@@ -77,8 +78,8 @@ def flat_cli(tmp_path_factory):
 @pytest.fixture(scope="module")
 def tiered():
     cfg = tiered_cfg()
-    ds, text = run_margin(cfg, [0.01])
-    return cfg, ds, text
+    ds, tiered = run_margin(cfg, [0.01])
+    return cfg, ds, format_margin(ds, tiered)
 
 
 # --------------------------------------------------------------------------- (a) curve = direct runs
@@ -238,7 +239,8 @@ def test_margin_rejects_a_collateral_sweep(capsys):
 def test_hedge_collateral_uses_the_direct_grid(capsys):
     n = 10_000  # the least that resolves 1 % (100 / 0.01)
     cfg = seed_cfg(**{"position.hedge_collateral": True, "simulation.paths": n})
-    ds, text = run_margin(cfg, [0.01])
+    ds, tiered = run_margin(cfg, [0.01])
+    text = format_margin(ds, tiered)
     assert "direct evaluation on the same paths (hedge_collateral = true)" in text
     assert ds.attrs["method"].startswith("direct evaluation")
     # no order-statistic interval on a grid

@@ -1,6 +1,7 @@
-"""How much collateral: liquidation probability at every collateral level from one run.
+"""How much collateral: liquidation probability at every collateral level from one run
+(docs/margin.md; printed by ``sim.report.text.format_margin``).
 
-SPEC §5: with the hedge size fixed, a path is liquidated iff collateral <= R, where
+The collateral identity (docs/model.md): with the hedge size fixed, a path is liquidated iff collateral <= R, where
 R = ``required_collateral`` does not depend on the collateral. This holds for a flat rate
 and for tiered maintenance margins alike here, because the tier is chosen by the
 position value, which does not depend on the collateral. So
@@ -19,16 +20,21 @@ on the same seed (common random numbers).
 
 from __future__ import annotations
 
-import itertools
 import math
+from typing import NamedTuple
 
 import numpy as np
 import xarray as xr
 
+from sim import engine, results
+from sim.errors import ConfigError
+from sim.instruments.perpetual import INVERSE, LINEAR, position_value
+from sim.results.kinds import first_variant
 from sim.results.stats import Z95, wilson_interval
 
 MIN_EVENTS = 100  # paths beyond the quantile needed for a usable estimate (~20 % relative, 95 %)
 GRID = 121
+MAX_CURVE_PATHS = 20_000_000  # beyond this the curve of a run result uses every k-th path
 
 
 def paths_needed(target: float, events: int = MIN_EVENTS) -> int:
@@ -107,13 +113,14 @@ def margin_dataset(r: np.ndarray, targets: list[float], current: float, position
 # --------------------------------------------------------------------------- the command
 
 
-def run_margin(cfg, targets: list[float], **run_kw) -> tuple[xr.Dataset, str]:
-    """``hedgesim margin``: simulate once, build the curve and the minimum collateral per
-    target for every hedge variant (sweep dims kept), and the printed answer."""
-    from sim import engine
-    from sim import results
-    from sim.config.core import ConfigError
+class MarginResult(NamedTuple):
+    curve: xr.Dataset  # the curve file of hedgesim margin
+    tiered: bool  # a tiered maintenance margin (the identity still holds; the printed answer says so)
 
+
+def run_margin(cfg, targets: list[float], **run_kw) -> MarginResult:
+    """``hedgesim margin``: simulate once, build the curve and the minimum collateral per
+    target for every hedge variant (sweep dims kept)."""
     for t in targets:
         if not (0.0 < t < 1.0):
             raise ConfigError(f"--target {t:g}: out of range; allowed (0, 1)")
@@ -131,11 +138,10 @@ def run_margin(cfg, targets: list[float], **run_kw) -> tuple[xr.Dataset, str]:
     r_all = raw.outputs.required_collateral  # (n, V)
     parts = []
     for v, h in enumerate(raw.hedges):
-        pv_entry = h.size / h.entry if h.kind == 0 else h.size * h.entry
         if direct:
             part = _direct_curve(cfg, h, targets, raw.seed, raw.paths, run_kw, r_all[:, v])
         else:
-            part = margin_dataset(r_all[:, v], targets, h.collateral, pv_entry, h.margin_unit)
+            part = margin_dataset(r_all[:, v], targets, h.collateral, h.position_value_at_entry, h.margin_unit)
         parts.append(part)
     if dims:
         # one collateral grid for all variants, so the curves stack along the sweep dims
@@ -153,8 +159,8 @@ def run_margin(cfg, targets: list[float], **run_kw) -> tuple[xr.Dataset, str]:
                                                    "horizon", "steps", "hedgesim_version", "rng", "rng_block_paths",
                                                    "margin_unit")})
     ds.attrs["method"] = ("direct evaluation on the same paths (hedge_collateral = true)" if direct else
-                          "SPEC §5 identity: P(liq | C) = P(required_collateral >= C), exact on these paths")
-    return ds, format_margin(ds, raw, dims, tiered=any(len(h.tiers[0]) > 1 for h in raw.hedges))
+                          "collateral identity: P(liq | C) = P(required_collateral >= C), exact on these paths")
+    return MarginResult(ds, any(len(h.tiers[0]) > 1 for h in raw.hedges))
 
 
 def _on_grid(part: xr.Dataset, r: np.ndarray, grid: np.ndarray) -> xr.Dataset:
@@ -182,9 +188,6 @@ def _direct_curve(cfg, hedge, targets, seed, paths, run_kw, r=None) -> xr.Datase
     the level meeting a target is about C* = q N / (N + C_0 - q), q the (1 - p) quantile of R
     at the configured C_0; if the grid still misses a resolvable target it is doubled
     (at most 4 times)."""
-    from sim import engine
-    from sim.config.core import ConfigError
-
     base = cfg.without_sweep()
     n = int(paths)
     c0 = hedge.collateral
@@ -196,14 +199,14 @@ def _direct_curve(cfg, hedge, targets, seed, paths, run_kw, r=None) -> xr.Datase
         if 0.0 < q < hedge.stack + c0:
             top = max(top, 1.5 * q * hedge.stack / (hedge.stack + c0 - q))
     for _ in range(5):
-        raw, levels = _grid_run(engine, base, top, paths, seed, run_kw, ConfigError)
+        raw, levels = _grid_run(base, top, paths, seed, run_kw)
         p = raw.outputs.liquidated.mean(axis=0)
         if all((p <= t).any() for t in resolvable):
             break
         top *= 2.0
     liq = raw.outputs.liquidated  # (n, G)
     ci = np.array([wilson_interval(float(k), n) for k in liq.sum(axis=0)])
-    pv = np.array([h.size / h.entry if h.kind == 0 else h.size * h.entry for h in raw.hedges])
+    pv = np.array([h.position_value_at_entry for h in raw.hedges])
     grid = np.asarray(levels)
     mins, levs = [], []
     for t in targets:
@@ -235,7 +238,7 @@ def _direct_curve(cfg, hedge, targets, seed, paths, run_kw, r=None) -> xr.Datase
     return ds
 
 
-def _grid_run(engine, base, top, paths, seed, run_kw, ConfigError):
+def _grid_run(base, top, paths, seed, run_kw):
     """One sweep run over 40 collateral levels in (0, top] (levels below the initial
     maintenance margin are left out)."""
     levels = []
@@ -249,47 +252,21 @@ def _grid_run(engine, base, top, paths, seed, run_kw, ConfigError):
     return raw, levels
 
 
-def format_margin(ds: xr.Dataset, raw, dims: list[str], tiered: bool) -> str:
-    unit = ds.attrs.get("margin_unit", "BTC")
-    lines = [f"hedgesim margin | {ds.attrs.get('config_source')} | {raw.paths:,} paths x {raw.market.steps} steps "
-             f"| seed {raw.seed}", f"method: {ds.attrs['method']}"]
-    if tiered:
-        lines.append("tiered maintenance margin: the identity still holds exactly, because the tier depends on the "
-                     "position value only, not on the collateral")
-    lines.append("")
-    combos = list(itertools.product(*[range(ds.sizes[d]) for d in dims])) if dims else [()]
-    for combo in combos:
-        sel = dict(zip(dims, combo))
-        v = ds.isel(sel) if sel else ds
-        if sel:
-            lines.append("variant: " + ", ".join(f"{d}={v[d].values}" for d in dims))
-        head = f"{'target P(liq)':>14}{'min collateral':>18}{'95 % interval':>28}{'leverage':>10}"
-        lines += [head + f"   ({unit})", "-" * len(head)]
-        for k, t in enumerate(v["target"].values):
-            c = float(v["min_collateral"].values[k])
-            if math.isnan(c):
-                lines.append(f"{_pct(t):>14}   not resolvable with {raw.paths:,} paths: needs at least "
-                             f"{int(v['paths_needed'].values[k]):,} (>= {MIN_EVENTS} liquidations beyond the target)")
-                continue
-            lo, hi = float(v["min_collateral_low"].values[k]), float(v["min_collateral_high"].values[k])
-            ci = f"{lo:.6g} to {hi:.6g}" if not math.isnan(lo) else "grid point"
-            lev = float(v["leverage"].values[k])
-            lines.append(f"{_pct(t):>14}{c:>18.6g}{ci:>28}{lev:>9.2f}x")
-        lines.append("")
-        lines.append(f"{'collateral':>14}{'leverage':>10}{'P(liq)':>12}{'95 % interval':>26}   ({unit})")
-        grid = v["collateral"].values
-        pick = np.unique(np.linspace(0, len(grid) - 1, 9).astype(int))
-        for i in pick:
-            lev = v["leverage_at"].values[i] if "leverage_at" in v else np.nan
-            p = float(v["liquidation_probability"].values[i])
-            lev_s = f"{lev:.2f}x" if np.isfinite(lev) else "-"
-            lines.append(f"{grid[i]:>14.6g}{lev_s:>10}{_pct(p):>12}"
-                         f"{_pct(float(v['liquidation_probability_low'].values[i])) + ' to ' + _pct(float(v['liquidation_probability_high'].values[i])):>26}")
-        lines.append("")
-    return "\n".join(lines).rstrip()
-
-
-def _pct(x: float) -> str:
-    if math.isnan(x):
-        return "n/a"
-    return f"{100 * x:.3g} %"
+def margin_curve_of(ds: xr.Dataset, targets=(0.01, 0.001), max_paths: int = MAX_CURVE_PATHS) -> tuple[xr.Dataset, int]:
+    """The curve of a run result (its first hedge variant) by the collateral identity, from
+    its ``required_collateral``; with more than ``max_paths`` paths from every k-th path.
+    Returns the curve (attrs ``paths``: the paths used) and k."""
+    cfg = results.config_of(ds) if "config" in ds.attrs else {}
+    v = first_variant(ds)
+    n = ds.sizes["path"]
+    step = max(1, -(-n // max_paths))
+    r = np.asarray(v["required_collateral"].isel(path=slice(None, None, step)).values, dtype=np.float64)
+    current = float(v["collateral_posted"]) if "collateral_posted" in v else float(
+        cfg.get("position", {}).get("collateral", 0.0))
+    entry = float(ds.attrs.get("entry_price", math.nan))
+    size = float(v["hedge_size"]) if "hedge_size" in v else math.nan
+    kind = INVERSE if ds.attrs.get("contract", "inverse") == "inverse" else LINEAR
+    pv_entry = float(position_value(kind, size, entry))
+    curve = margin_dataset(r, list(targets), current, pv_entry, ds.attrs.get("margin_unit", "BTC"))
+    curve.attrs["paths"] = int(r.size)
+    return curve, step

@@ -1,4 +1,5 @@
-"""``hedgesim stress``: every ``[[stress]]`` scenario against the baseline, one row each.
+"""``hedgesim stress``: every ``[[stress]]`` scenario against the baseline, one row each
+(docs/stress.md; printed by ``sim.report.text.format_stress``).
 
 Stochastic scenarios run with the baseline's seed, so each path sees the same random
 numbers with and without the stress (common random numbers): the differences to the
@@ -16,7 +17,7 @@ import xarray as xr
 from sim import engine
 from sim import results
 from sim.results import stats
-from sim.report.text import _num, _prob
+from sim.results.kinds import at_horizon
 
 
 def _base_config(cfg):
@@ -26,7 +27,8 @@ def _base_config(cfg):
     return cfg.without("stress", "sweep")
 
 
-def run_stress(cfg, **run_kw) -> tuple[xr.Dataset, str]:
+def run_stress(cfg, **run_kw) -> xr.Dataset:
+    """The baseline and every scenario of ``cfg.stress``, one row each (dim ``scenario``)."""
     base_cfg = _base_config(cfg)
     rows = []
     base_raw = engine.simulate(base_cfg, **run_kw)
@@ -53,12 +55,12 @@ def run_stress(cfg, **run_kw) -> tuple[xr.Dataset, str]:
     out.attrs.update({k: base.attrs[k] for k in ("config", "config_source", "seed", "paths", "model", "dt",
                                                   "horizon", "hedgesim_version", "rng", "rng_block_paths")})
     out.attrs["stress"] = str(cfg.stress)
-    return out, format_stress(out)
+    return out
 
 
 def _row(name: str, kind: str, ds: xr.Dataset, base: xr.Dataset) -> dict:
-    h = _at_T(ds["hedged_pnl"]).values
-    u = _at_T(ds["unhedged_pnl"]).values
+    h = at_horizon(ds["hedged_pnl"]).values
+    u = at_horizon(ds["unhedged_pnl"]).values
     liq = ds["liquidated"].values
     n = h.size
     p, se, lo, hi = stats.proportion(liq)
@@ -72,7 +74,7 @@ def _row(name: str, kind: str, ds: xr.Dataset, base: xr.Dataset) -> dict:
            "median_hedged_pnl": float(np.median(h)), "median_unhedged_pnl": float(np.median(u)),
            "liquidation_probability_vs_baseline": math.nan, "liquidation_probability_vs_baseline_se": math.nan,
            "es99_hedged_vs_baseline": math.nan, "es99_hedged_vs_baseline_se": math.nan}
-    bh = _at_T(base["hedged_pnl"]).values
+    bh = at_horizon(base["hedged_pnl"]).values
     if n == bh.size and n > 1:  # same paths: paired differences
         d = liq.astype(float) - base["liquidated"].values.astype(float)
         row["liquidation_probability_vs_baseline"] = float(d.mean())
@@ -82,32 +84,3 @@ def _row(name: str, kind: str, ds: xr.Dataset, base: xr.Dataset) -> dict:
         row["es99_hedged_vs_baseline"] = ea - eb
         row["es99_hedged_vs_baseline_se"] = float((fa - fb).std(ddof=1) / math.sqrt(n))
     return row
-
-
-def _at_T(da):
-    return da.isel(time=-1) if "time" in da.dims else da
-
-
-def format_stress(ds: xr.Dataset) -> str:
-    a = ds.attrs
-    lines = [f"hedgesim stress | {a.get('config_source')} | {a.get('paths'):,} paths, horizon {a.get('horizon')} | "
-             f"seed {a.get('seed')} (same random numbers in every scenario)", ""]
-    labels = [str(name) + (" (replay)" if str(t) == "replay" else "")
-              for name, t in zip(ds["scenario"].values, ds["type"].values)]
-    w = max(len("scenario"), *(len(x) for x in labels)) + 2
-    head = (f"{'scenario':<{w}}{'P(liq)':>10}{'vs baseline':>20}{'ES 99 % hedged':>16}{'vs baseline':>22}"
-            f"{'median hedged':>15}{'median unhedged':>17}")
-    lines += [head + "   (PnL in USD)", "-" * len(head)]
-    for i, label in enumerate(labels):
-        r = ds.isel(scenario=i)
-        dp = float(r["liquidation_probability_vs_baseline"])
-        dps = float(r["liquidation_probability_vs_baseline_se"])
-        de = float(r["es99_hedged_vs_baseline"])
-        des = float(r["es99_hedged_vs_baseline_se"])
-        dp_s = "" if i == 0 or math.isnan(dp) else f"{100 * dp:+.2f} +- {100 * dps:.2f} %"
-        de_s = "" if i == 0 or math.isnan(de) else f"{_num(de)} +- {_num(des)}"
-        lines.append(f"{label:<{w}}{_prob(float(r['liquidation_probability'])):>10}{dp_s:>20}"
-                     f"{_num(float(r['es99_hedged'])):>16}{de_s:>22}{_num(float(r['median_hedged_pnl'])):>15}"
-                     f"{_num(float(r['median_unhedged_pnl'])):>17}")
-    lines.append("(ES is a loss: positive = loss; a replay is one deterministic path, so its 'ES' is its loss)")
-    return "\n".join(lines)

@@ -12,8 +12,13 @@ import sys
 
 import pandas as pd
 
-from sim.config.core import ConfigError, parse_duration
-from sim.data.load import DataError, load_funding, load_prices, parse_columns, to_utc
+from sim.cli.common import load_config_args, out_path, write_result
+from sim.config import ConfigError, parse_duration
+from sim.data.calibrate import calibrate, to_toml
+from sim.data.layouts import parse_columns
+from sim.data.load import load_funding, load_prices
+from sim.data.times import to_utc
+from sim.errors import DataError, UsageError
 
 _DATE_ONLY = re.compile(r"^\s*\d{4}-\d{2}-\d{2}\s*$")
 
@@ -49,9 +54,17 @@ def _time(text: str, option: str, end_of_day: bool = False) -> pd.Timestamp:
     return t
 
 
-def calibrate_cmd(args) -> int:
-    from sim.data.calibrate import calibrate, to_toml
+def _finish(ds, out: str | None, summary) -> int:
+    """Write the result (when not --no-save), then print ``summary(ds)``."""
+    if out:
+        write_result(ds, out)
+    print(summary(ds))
+    if out:
+        print(f"result written to {out}")
+    return 0
 
+
+def calibrate_cmd(args) -> int:
     log = _log(args)
     start = _time(args.start, "--start") if args.start else None
     end = _time(args.end, "--end", end_of_day=True) if args.end else None
@@ -67,10 +80,10 @@ def calibrate_cmd(args) -> int:
 
 
 def replay_cmd(args) -> int:
-    from sim.cli.main import UsageError, _load, _out_path, _write
-    from sim.data.replay import format_replay, replay_windows, window_starts
+    from sim.data.replay import replay_windows, window_starts  # (runs the engine: imported when used)
+    from sim.report.text_data import format_replay
 
-    cfg = _load(args)
+    cfg = load_config_args(args)
     horizon_s = _duration(args.horizon, "--horizon") if args.horizon else parse_duration(cfg.simulation.horizon)
     if args.every and not args.end:
         raise UsageError("--every needs --end (the last window start)")
@@ -79,24 +92,19 @@ def replay_cmd(args) -> int:
     every_s = _duration(args.every, "--every") if args.every else None
     start = _time(args.start, "--start")
     end = _time(args.end, "--end") if args.end else None
-    out = _out_path(args, cfg, "_replay")
+    out = out_path(args, cfg, "_replay")
     log = _log(args)
     prices, funding = _data(args, log)
     starts = window_starts(start, end, every_s)
     ds = replay_windows(cfg, prices, funding, starts, horizon_s, skip_unavailable=every_s is not None, log=log)
-    if out:
-        _write(ds, out)
-    print(format_replay(ds))
-    if out:
-        print(f"result written to {out}")
-    return 0
+    return _finish(ds, out, format_replay)
 
 
 def backtest_cmd(args) -> int:
-    from sim.cli.main import UsageError, _load, _out_path, _write
-    from sim.data.backtest import backtest, format_backtest
+    from sim.data.backtest import backtest  # (runs the engine: imported when used)
+    from sim.report.text_data import format_backtest
 
-    cfg = _load(args)
+    cfg = load_config_args(args)
     if args.paths < 100:
         raise UsageError(f"--paths {args.paths}: at least 100 paths per forecast")
     if args.threads is not None:
@@ -118,7 +126,7 @@ def backtest_cmd(args) -> int:
     last = _time(args.last, "--to")
     if last < first:
         raise UsageError(f"--to {args.last} is before --from {args.first}")
-    out = _out_path(args, cfg, "_backtest")
+    out = out_path(args, cfg, "_backtest")
     log = _log(args)
     prices, funding = _data(args, log)
     bar = None
@@ -140,9 +148,4 @@ def backtest_cmd(args) -> int:
     finally:
         if bar is not None:
             bar.close()
-    if out:
-        _write(ds, out)
-    print(format_backtest(ds))
-    if out:
-        print(f"result written to {out}")
-    return 0
+    return _finish(ds, out, format_backtest)

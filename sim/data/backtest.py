@@ -33,10 +33,13 @@ import pandas as pd
 import xarray as xr
 from scipy import special, stats
 
-from sim.config.core import Config, ConfigError, format_duration
-from sim.data.calibrate import calibrate
-from sim.data.load import DataError, FundingData, PriceData, _fmt_t
-from sim.data.replay import _window_row, market_path, run_path, window_starts
+from sim import __version__, run
+from sim.config import Config, ConfigError, format_duration
+from sim.data.calibrate import Calibration, calibrate
+from sim.data.load import FundingData, PriceData
+from sim.data.replay import MarketPath, assemble_windows, market_path, run_path, window_row, window_starts
+from sim.data.times import fmt_time
+from sim.errors import DataError
 
 LEVELS = (0.95, 0.99)
 BUCKETS = (0.0, 0.01, 0.05, 0.1, 0.2, 0.5, 1.0)
@@ -102,10 +105,10 @@ def non_overlapping(starts: pd.DatetimeIndex, window: pd.Timedelta) -> np.ndarra
 # --------------------------------------------------------------------------- walk forward
 
 
-def _forecast(cfg: Config, cal, model: str, path, window_s: float, paths: int, seed: int, drift: str,
-              notes: list[str]):
-    import sim
-
+def _forecast(cfg: Config, cal: Calibration, model: str, path: MarketPath, window_s: float, paths: int, seed: int,
+              drift: str, notes: list[str]) -> xr.Dataset | None:
+    """The simulated outcome of the window from the state at its start, or None (noted)
+    when the calibrated config is rejected."""
     vals = cal.config_values(model, drift)
     vals.pop("funding.interval", None)  # the config's payment interval stays (the replay pays on it too)
     vals["market.spot"] = float(path.index[0])
@@ -116,9 +119,9 @@ def _forecast(cfg: Config, cal, model: str, path, window_s: float, paths: int, s
     try:
         mcfg = cfg.replace(vals)
     except ConfigError as exc:
-        notes.append(f"{_fmt_t(path.start)} {model}: calibrated config rejected ({exc})")
+        notes.append(f"{fmt_time(path.start)} {model}: calibrated config rejected ({exc})")
         return None
-    return sim.run(mcfg, paths=paths, seed=seed)
+    return run(mcfg, paths=paths, seed=seed)
 
 
 def backtest(cfg: Config, prices: PriceData, funding: FundingData | None, first, last, window_s: float,
@@ -166,7 +169,7 @@ def backtest(cfg: Config, prices: PriceData, funding: FundingData | None, first,
         if len(fc) < len(models):
             skipped.append((s, "a calibrated config was rejected"))
             continue
-        rows.append(_window_row(run_path(cfg, path, bar_s), path))
+        rows.append(window_row(run_path(cfg, path, bar_s), path))
         pred.append({m: _predicted(ds) for m, ds in fc.items()})
         fitted.append(_fitted(cal, models))
         kept.append(s)
@@ -174,12 +177,12 @@ def backtest(cfg: Config, prices: PriceData, funding: FundingData | None, first,
             progress(j + 1, len(starts))
     if not kept:
         reason = skipped[0][1] if skipped else "no start"
-        raise DataError(f"backtest: no usable window start between {_fmt_t(starts[0])} and {_fmt_t(starts[-1])} "
+        raise DataError(f"backtest: no usable window start between {fmt_time(starts[0])} and {fmt_time(starts[-1])} "
                         f"(e.g. {reason})")
     if log:
         if skipped:
-            log(f"backtest: {len(skipped)} start(s) skipped, e.g. {_fmt_t(skipped[0][0])}: {skipped[0][1]}; last "
-                f"skipped {_fmt_t(skipped[-1][0])}: {skipped[-1][1]}")
+            log(f"backtest: {len(skipped)} start(s) skipped, e.g. {fmt_time(skipped[0][0])}: {skipped[0][1]}; last "
+                f"skipped {fmt_time(skipped[-1][0])}: {skipped[-1][1]}")
         for n in notes:
             log(f"backtest: {n}")
     ds = _assemble(cfg, prices, funding, kept, rows, pred, fitted, models, window_s, step_s, calibration_s, paths,
@@ -217,12 +220,8 @@ def _fitted(cal, models) -> dict:
 
 def _assemble(cfg, prices, funding, kept, rows, pred, fitted, models, window_s, step_s, calibration_s, paths,
               seed, drift) -> xr.Dataset:
-    from sim import __version__
-    from sim.data.replay import _assemble as assemble_windows
-
     ds = assemble_windows(cfg, rows, kept, prices, funding, window_s)
     ds.attrs["title"] = "hedgesim walk-forward backtest"
-    n = len(kept)
     lv = np.array(LEVELS)
     ds = ds.assign_coords(model=("model", list(models)), portfolio=("portfolio", list(PORTFOLIOS)),
                           level=("level", lv, {"units": "1", "long_name": "confidence level of VaR / ES"}))
@@ -308,64 +307,3 @@ def _assemble(cfg, prices, funding, kept, rows, pred, fitted, models, window_s, 
                 "realised loss exceeded the predicted VaR; the tests use the non-overlapping windows only",
     })
     return ds
-
-
-# --------------------------------------------------------------------------- printing
-
-
-def _pct(x: float) -> str:
-    return f"{100 * x:.2f} %" if math.isfinite(x) else "n/a"
-
-
-def format_backtest(ds: xr.Dataset) -> str:
-    models = list(ds["model"].values)
-    n = ds.sizes["start"]
-    keep = ds["non_overlapping"].values
-    nk = int(keep.sum())
-    starts = pd.DatetimeIndex(ds["start"].values)
-    y = ds["liquidated"].values
-    L = [f"hedgesim backtest | {ds.attrs.get('config_source', '')} | prices {ds.attrs['prices']}",
-         f"funding: {ds.attrs['funding'] or 'config path (no file)'} | mark: {ds.attrs['mark']}",
-         f"window starts {starts[0]:%Y-%m-%d} to {starts[-1]:%Y-%m-%d} every {ds.attrs['step']}: {n} windows of "
-         f"{ds.attrs['window']} ({nk} non-overlapping); calibration on the trailing {ds.attrs['calibration_window']}; "
-         f"{ds.attrs['paths_per_forecast']:,} paths per forecast; drift {ds.attrs['drift']}",
-         "", "Liquidation forecasts (probability that the hedge is liquidated within the window)",
-         f"  realised: {int(y.sum())} of {n} windows liquidated ({_pct(y.mean())}); non-overlapping: "
-         f"{int(y[keep].sum())} of {nk} ({_pct(y[keep].mean())})"]
-    hdr = f"  {'':<40}" + "".join(f"{m:>12}" for m in models)
-    L.append(hdr)
-    p = ds["predicted_liquidation_probability"].values
-    L.append(f"  {'mean predicted probability':<40}" + "".join(f"{_pct(p[:, a].mean()):>12}" for a in range(len(models))))
-    L.append(f"  {'Brier score, all windows':<40}" + "".join(f"{float(v):>12.4f}" for v in ds["brier_score"].values))
-    L.append(f"  {'Brier score, non-overlapping':<40}" + "".join(
-        f"{float(v):>12.4f}" for v in ds["brier_score_non_overlapping"].values))
-    L.append(f"  {'Brier score of always forecasting 0':<40}" + "".join(f"{y.mean():>12.4f}" for _ in models))
-    L.append("  calibration (all windows): predicted range -> windows, mean predicted, realised frequency")
-    for a, m in enumerate(models):
-        for k, lab in enumerate(ds["bucket"].values):
-            c = int(ds["bucket_windows"].values[a, k])
-            if c:
-                L.append(f"    {m:<7} {lab:<12} {c:>4} windows   predicted {_pct(ds['bucket_predicted'].values[a, k]):>9}"
-                         f"   realised {_pct(ds['bucket_realised'].values[a, k]):>9}")
-    L += ["", f"VaR backtest: {nk} non-overlapping windows (exceptions over all {n} overlapping windows in brackets, "
-          "descriptive only)",
-          f"  {'model':<7} {'portfolio':<9} {'level':>6} {'mean VaR USD':>13} {'mean ES USD':>12} {'exceptions':>15} "
-          f"{'expected':>9} {'Kupiec p':>9} {'Christ. p':>10}"]
-    for a, m in enumerate(models):
-        for b, pf in enumerate(ds["portfolio"].values):
-            for c, lv in enumerate(ds["level"].values):
-                v = ds["predicted_var"].values[:, a, b, c]
-                e = ds["predicted_es"].values[:, a, b, c]
-                ex = int(ds["exceptions"].values[a, b, c])
-                exa = int(ds["exceptions_all"].values[a, b, c])
-                L.append(f"  {m:<7} {pf:<9} {100 * lv:>5.0f}% {v.mean():>13,.0f} {e.mean():>12,.0f} "
-                         f"{ex:>6} ({exa:>4}/{n}) {nk * (1 - lv):>9.2f} {ds['kupiec_pvalue'].values[a, b, c]:>9.3f} "
-                         f"{ds['christoffersen_pvalue'].values[a, b, c]:>10.3f}")
-    h = ds["hedged_pnl"].values
-    u = ds["unhedged_pnl"].values
-    L += ["", f"realised PnL per window (USD): hedged mean {h.mean():+,.0f}, std {h.std(ddof=1):,.0f}, worst "
-          f"{h.min():+,.0f}; unhedged mean {u.mean():+,.0f}, std {u.std(ddof=1):,.0f}, worst {u.min():+,.0f}",
-          "p-values: small (< 0.05) rejects the model: Kupiec = wrong exception rate, Christoffersen = exceptions "
-          "cluster in time. Overlapping windows are dependent, so the tests use the non-overlapping subset."]
-    return "\n".join(L)
-

@@ -1,8 +1,8 @@
 """Historical replay: the config's hedge account along the realised market path.
 
-The account arithmetic is the simulation's own (``sim.kernel.replay_accounts``, the
-same ``_account_path`` every simulated path goes through); only the market path comes
-from data. On the grid t_i = start + i * bar (the price file's bar length):
+The account arithmetic is the simulation's own (``sim.engine.run_accounts``, the same
+kernel code every simulated path goes through; the same as a ``[[stress]]`` replay);
+only the market path comes from data (docs/data.md). On the grid t_i = start + i * bar (the price file's bar length):
 
 * index S_i: the close of the bar ending at t_i (a missing bar carries the last close
   forward; the count is reported);
@@ -25,8 +25,6 @@ M_0), as in a simulation started that day. Rolling replays repeat this every ``e
 from __future__ import annotations
 
 import math
-import sys
-import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -34,8 +32,12 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from sim.config.core import Config, ConfigError, format_duration, parse_duration
-from sim.data.load import DataError, FundingData, PriceData, _fmt_t, asof, fmt_td, to_utc
+from sim import __version__, engine, results
+from sim.config import Config, ConfigError, format_duration, parse_duration
+from sim.data.load import FundingData, PriceData, asof
+from sim.data.times import fmt_td, fmt_time, to_utc
+from sim.errors import DataError
+from sim.market.params import MarketParams
 
 WINDOW_VARS = ["liquidated", "liquidation_time", "hedged_pnl", "unhedged_pnl", "funding", "funding_usd", "fees",
                "required_collateral", "min_margin_level", "max_drawdown", "hedged_value", "unhedged_value",
@@ -80,11 +82,11 @@ def market_path(cfg: Config, prices: PriceData, funding: FundingData | None, sta
     bars = prices.bars
     first, last = bars.index[0], bars.index[-1]
     if start < first or grid[-1] > last:
-        raise DataError(f"window {_fmt_t(start)} to {_fmt_t(grid[-1])} is not inside the price data "
-                        f"({_fmt_t(first)} to {_fmt_t(last)}, bar end times)")
+        raise DataError(f"window {fmt_time(start)} to {fmt_time(grid[-1])} is not inside the price data "
+                        f"({fmt_time(first)} to {fmt_time(last)}, bar end times)")
     close, when = asof(bars["close"], grid)
     if start.value - when[0] > bar.value:
-        raise DataError(f"no price within one bar before the window start {_fmt_t(start)}")
+        raise DataError(f"no price within one bar before the window start {fmt_time(start)}")
     exact = when == grid.asi8
     filled = int(np.count_nonzero(~exact[1:]))
     if prices.has_ohlc:
@@ -119,11 +121,11 @@ def market_path(cfg: Config, prices: PriceData, funding: FundingData | None, sta
     if funding is not None:
         f_end = funding.rate.index[-1] + funding.spacing
         if tf[-1] > f_end:
-            raise DataError(f"window {_fmt_t(start)} to {_fmt_t(grid[-1])} ends after the funding data "
-                            f"({funding.source!r} ends {_fmt_t(funding.rate.index[-1])})")
+            raise DataError(f"window {fmt_time(start)} to {fmt_time(grid[-1])} ends after the funding data "
+                            f"({funding.source!r} ends {fmt_time(funding.rate.index[-1])})")
         rates, rw = asof(funding.rate, tf)
         if np.isnan(rates[1:]).any():
-            raise DataError(f"funding {funding.source!r}: no rate at or before {_fmt_t(tf[1:][np.isnan(rates[1:])][0])}")
+            raise DataError(f"funding {funding.source!r}: no rate at or before {fmt_time(tf[1:][np.isnan(rates[1:])][0])}")
         stale = (tf.asi8 - rw)[1:] > 1.5 * funding.spacing.value
         off = (tf.asi8 != rw)[1:] & ~stale
         p.stale_funding = int(stale.sum())
@@ -135,8 +137,6 @@ def market_path(cfg: Config, prices: PriceData, funding: FundingData | None, sta
                            "file's settlement times: each pays the last rate settled before it")
         p.funding = np.nan_to_num(rates, nan=float(rates[1]) if n_f else 0.0)
     else:
-        from sim.market.params import MarketParams
-
         mp = MarketParams.from_config(cfg.replace({"simulation.dt": format_duration(bar_s),
                                                    "simulation.horizon": format_duration(steps * bar_s)}))
         k = np.arange(n_f + 1)
@@ -154,35 +154,22 @@ def window_config(cfg: Config, path: MarketPath, bar_s: float, paths: int = 1) -
     try:
         return cfg.replace(over)
     except ConfigError as exc:
-        raise DataError(f"replay window {_fmt_t(path.start)}: {exc}") from None
+        raise DataError(f"replay window {fmt_time(path.start)}: {exc}") from None
 
 
 def run_path(cfg: Config, path: MarketPath, bar_s: float) -> xr.Dataset:
-    """The hedge account along one realised path -> a one-path result Dataset (SPEC §6)."""
-    from sim import engine
-    from sim import kernel
-    from sim import results
-    from sim.market.params import MarketParams
-    from sim.market.stress import baseline_arrays
-
+    """The hedge account along one realised path -> a one-path result Dataset (the
+    variables of docs/outputs.md), through the simulation's own account code
+    (``engine.run_accounts``)."""
     if cfg.sweep:
         raise DataError("replay and backtest run one hedge: remove the config's [sweep]")
     wcfg = window_config(cfg, path, bar_s)
     try:
         hedge = engine.resolve_hedge(wcfg)
     except ConfigError as exc:
-        raise DataError(f"replay window {_fmt_t(path.start)}: {exc}") from None
-    mp = MarketParams.from_config(wcfg)
-    report_steps = wcfg.report_steps
-    mk = engine.market_args(mp, baseline_arrays(mp), report_steps)
-    out = engine.allocate_outputs(1, 1, 0, 1, len(report_steps))
-    t0 = time.perf_counter()
-    f64 = lambda x: np.ascontiguousarray(x, dtype=np.float64)  # noqa: E731
-    kernel.replay_accounts(f64(path.index), f64(path.mark), f64(path.check), f64(path.funding), mk,
-                           engine.account_args([hedge]), out)
-    raw = engine.RawRun(cfg=wcfg, paths=1, seed=0, hedges=[hedge], sweep=[], report_steps=report_steps, market=mp,
-                        outputs=out, save_every=1, wall_time=time.perf_counter() - t0, threads=1, chunk_paths=1,
-                        info={"replay": f"historical window from {_fmt_t(path.start)}"})
+        raise DataError(f"replay window {fmt_time(path.start)}: {exc}") from None
+    raw = engine.run_accounts(wcfg, [hedge], [], path.index, path.mark, path.check, path.funding,
+                              {"replay": f"historical window from {fmt_time(path.start)}"})
     return results.build_dataset(raw)
 
 
@@ -203,7 +190,7 @@ def replay_windows(cfg: Config, prices: PriceData, funding: FundingData | None, 
             skipped.append((s, str(exc)))
             continue
         ds1 = run_path(cfg, path, bar_s)
-        rows.append(_window_row(ds1, path))
+        rows.append(window_row(ds1, path))
         kept.append(s)
         for n in path.notes:
             seen.setdefault(n, []).append(s)
@@ -211,17 +198,18 @@ def replay_windows(cfg: Config, prices: PriceData, funding: FundingData | None, 
             progress(j + 1, len(starts))
     if log:
         for n, where in seen.items():
-            log(f"replay {_fmt_t(where[0])}: {n}" if len(where) == 1 else
-                f"replay: {len(where)} windows (first {_fmt_t(where[0])}): {n}")
+            log(f"replay {fmt_time(where[0])}: {n}" if len(where) == 1 else
+                f"replay: {len(where)} windows (first {fmt_time(where[0])}): {n}")
     if skipped and log:
-        log(f"replay: {len(skipped)} window(s) skipped (not inside the data), e.g. {_fmt_t(skipped[0][0])}: "
+        log(f"replay: {len(skipped)} window(s) skipped (not inside the data), e.g. {fmt_time(skipped[0][0])}: "
             f"{skipped[0][1]}")
     if not rows:
         raise DataError("no replay window lies inside the data")
-    return _assemble(cfg, rows, kept, prices, funding, horizon_s)
+    return assemble_windows(cfg, rows, kept, prices, funding, horizon_s)
 
 
-def _window_row(ds1: xr.Dataset, path: MarketPath) -> dict:
+def window_row(ds1: xr.Dataset, path: MarketPath) -> dict:
+    """The outcome of one window (``run_path``'s Dataset): name -> (value, attrs)."""
     bar = path.times[1] - path.times[0]
     row = {}
     for v in WINDOW_VARS:
@@ -245,9 +233,9 @@ def _window_row(ds1: xr.Dataset, path: MarketPath) -> dict:
     return row
 
 
-def _assemble(cfg, rows, starts, prices, funding, horizon_s) -> xr.Dataset:
-    from sim import __version__
-
+def assemble_windows(cfg: Config, rows: list[dict], starts: list[pd.Timestamp], prices: PriceData,
+                     funding: FundingData | None, horizon_s: float) -> xr.Dataset:
+    """The rows of ``window_row`` over a ``start`` dimension, with the run's attributes."""
     idx = pd.DatetimeIndex(starts).tz_convert(None)
     ds = xr.Dataset(coords={"start": ("start", idx.values, {"long_name": "window start (UTC)"})})
     for name in rows[0]:
@@ -278,66 +266,6 @@ def window_starts(start, end, every_s: float | None) -> list[pd.Timestamp]:
         return [start]
     end = to_utc(end)
     if end < start:
-        raise DataError(f"--end {_fmt_t(end)} is before --start {_fmt_t(start)}")
+        raise DataError(f"--end {fmt_time(end)} is before --start {fmt_time(start)}")
     n = int(math.floor((end - start).total_seconds() / every_s + 1e-9))
     return [start + pd.Timedelta(seconds=k * every_s) for k in range(n + 1)]
-
-
-# --------------------------------------------------------------------------- printing
-
-
-def _money(x: float) -> str:
-    return f"{x:+,.0f}" if math.isfinite(x) else "n/a"
-
-
-def format_replay(ds: xr.Dataset) -> str:
-    mu = ds.attrs.get("margin_unit", "BTC")
-    n = ds.sizes["start"]
-    lines = [f"hedgesim replay | {ds.attrs.get('config_source', '')} | prices {ds.attrs['prices']}",
-             f"funding: {ds.attrs['funding'] or 'config path (no file)'} | mark: {ds.attrs['mark']}",
-             f"horizon {ds.attrs['horizon']}, bars of {ds.attrs['bar']}, {n} window(s)", ""]
-    if n == 1:
-        r = ds.isel(start=0)
-        liq = bool(r["liquidated"])
-        rows = [
-            ("window", f"{pd.Timestamp(r['start'].values):%Y-%m-%d %H:%M} to "
-                       f"{pd.Timestamp(r['end'].values):%Y-%m-%d %H:%M} UTC"),
-            ("index at start / end", f"{float(r['index_start']):,.2f} / {float(r['index_T']):,.2f} USD"),
-            ("hedge", f"{float(r['hedge_size']):,.6g} {'USD' if mu == 'BTC' else 'BTC'} short, entry "
-                      f"{float(r['mark_start']):,.2f} USD"),
-            ("liquidation price (at entry)", f"{float(r['liquidation_price']):,.2f} USD"),
-            ("highest mark (bar highs)", f"{float(r['mark_high']):,.2f} USD"),
-            ("liquidated", f"yes, at {pd.Timestamp(r['liquidation_date'].values):%Y-%m-%d %H:%M} UTC "
-                           f"(day {float(r['liquidation_time']):.2f})" if liq else "no"),
-            ("funding received (+) / paid (-)", f"{float(r['funding']):+.6f} {mu} ({float(r['funding_usd']):+,.2f} USD)"),
-            ("fees", f"{float(r['fees']):.6f} {mu}"),
-            ("collateral that would have survived", f"{float(r['required_collateral']):.6f} {mu} (required_collateral)"),
-            ("PnL hedged / unhedged", f"{_money(float(r['hedged_pnl']))} / {_money(float(r['unhedged_pnl']))} USD"),
-        ]
-        lines += [f"{k:<37} {v}" for k, v in rows]
-        return "\n".join(lines)
-    hdr = f"{'start (UTC)':<17} {'index':>10} {'liquidated at (UTC)':>19} {'funding ' + mu:>13} " \
-          f"{'hedged PnL':>12} {'unhedged PnL':>13}"
-    lines += [hdr, "-" * len(hdr)]
-    for i in range(n):
-        r = ds.isel(start=i)
-        liq = f"{pd.Timestamp(r['liquidation_date'].values):%Y-%m-%d %H:%M}" if bool(r["liquidated"]) else "-"
-        lines.append(f"{pd.Timestamp(r['start'].values):%Y-%m-%d %H:%M} {float(r['index_start']):>10,.0f} {liq:>19} "
-                     f"{float(r['funding']):>+13.6f} {_money(float(r['hedged_pnl'])):>12} "
-                     f"{_money(float(r['unhedged_pnl'])):>13}")
-    lines.append("(index, PnL in USD)")
-    liq = ds["liquidated"].values
-    h, u = ds["hedged_pnl"].values, ds["unhedged_pnl"].values
-    lines += ["", f"windows {n}; liquidated in {int(liq.sum())} ({100 * liq.mean():.1f} %)",
-              f"mean funding {ds['funding'].values.mean():+.6f} {mu} per window",
-              f"{'PnL (USD)':<12} {'mean':>10} {'std':>10} {'5 %':>10} {'median':>10} {'95 %':>10} {'worst':>10}"]
-    for name, x in (("hedged", h), ("unhedged", u)):
-        q = np.quantile(x, [0.05, 0.5, 0.95])
-        lines.append(f"{name:<12} {x.mean():>10,.0f} {x.std(ddof=1):>10,.0f} {q[0]:>10,.0f} {q[1]:>10,.0f} "
-                     f"{q[2]:>10,.0f} {x.min():>10,.0f}")
-    lines.append("(rolling windows overlap when --every < --horizon: they are not independent)")
-    return "\n".join(lines)
-
-
-def stderr(msg: str) -> None:
-    print(msg, file=sys.stderr)

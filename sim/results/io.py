@@ -1,7 +1,8 @@
-"""Atomic reading and writing of result Datasets (``.zarr`` or ``.nc``).
+"""Atomic writing and the one reader of result files (``.zarr`` or ``.nc``).
 
 A result is first written under a temporary name in the same folder and then renamed,
-so an interrupted run never leaves a half-written file under the final name (SPEC §6).
+so an interrupted run never leaves a half-written file under the final name
+(docs/outputs.md).
 """
 
 from __future__ import annotations
@@ -14,10 +15,9 @@ from pathlib import Path
 
 import xarray as xr
 
+from sim.errors import ResultFileError
+
 SUFFIXES = (".zarr", ".nc")
-
-
-from sim.errors import ResultFileError  # noqa: E402
 
 
 def check_path(path: str | Path) -> Path:
@@ -51,22 +51,24 @@ def write(ds: xr.Dataset, path: str | Path) -> Path:
     return p
 
 
-def read(path: str | Path) -> xr.Dataset:
-    """Open a result written by :func:`write` (loaded into memory)."""
+def read(path: str | Path, *, lazy: bool = False) -> xr.Dataset:
+    """Open a result written by :func:`write` or by a distributed run: loaded into memory,
+    or with ``lazy=True`` left on disk (read a slice at a time: large stores are fine).
+    A missing, foreign, corrupt or incomplete file raises ``ResultFileError``."""
     p = check_path(path)
     if not p.exists():
         raise ResultFileError(f"result {str(p)!r}: not found")
     try:
-        if p.suffix == ".zarr":
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                ds = xr.open_zarr(p, consolidated=False)
-        else:
-            ds = xr.open_dataset(p, engine="netcdf4")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if p.suffix == ".zarr":
+                ds = xr.open_zarr(p, consolidated=False, chunks=None)
+            else:
+                ds = xr.open_dataset(p, engine="netcdf4", chunks=None)
         if ds.attrs.get("complete") is False:  # a distributed run's store before its last shard (sim.distributed)
             raise ResultFileError(f"result {str(p)!r}: not complete (an interrupted distributed run); finish it "
                                   "with hedgesim run ... --resume")
-        return ds.load()
+        return ds if lazy else ds.load()
     except ResultFileError:
         raise
     except Exception as exc:  # corrupt or foreign file

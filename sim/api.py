@@ -1,0 +1,30 @@
+"""``sim.run``: simulate a validated config and return the result Dataset (docs/outputs.md)."""
+
+from __future__ import annotations
+
+from sim import engine, results
+from sim.config import Config
+from sim.engine.adaptive import convergence as running_estimates, simulate_adaptive
+from sim.results import io
+
+
+def run(cfg: Config, paths: int | None = None, seed: int | None = None, *, out=None,
+        progress: bool = False, threads: int | None = None, chunk_paths: int | None = None,
+        convergence: bool = False):
+    """Simulate ``cfg`` and return the result Dataset; if ``out`` is given (".zarr" or
+    ".nc"), also write it there atomically. ``paths``/``seed`` override the config."""
+    if out is not None:
+        io.check_path(out)
+    cfg = cfg.effective(paths, seed)  # the stored config must reproduce the result
+    if cfg.simulation.target_se is not None:
+        raw = simulate_adaptive(cfg, seed=seed, progress=progress, threads=threads, chunk_paths=chunk_paths)
+        cfg = raw.cfg
+    else:
+        raw = engine.simulate(cfg, paths=paths, seed=seed, progress=progress, threads=threads,
+                              chunk_paths=chunk_paths)
+    ds = results.build_dataset(raw)
+    if convergence:
+        ds = running_estimates(ds)
+    if out is not None:
+        io.write(ds, out)
+    return ds

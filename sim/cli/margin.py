@@ -1,0 +1,31 @@
+"""``hedgesim margin CONFIG``: the minimum collateral for target liquidation probabilities
+and the whole liquidation curve from one run (docs/margin.md)."""
+
+from __future__ import annotations
+
+from sim.cli.common import add_common_args, load_config_args, out_path, write_result
+
+
+def add_parser(sub) -> None:
+    m = sub.add_parser("margin", help="minimum collateral for target liquidation probabilities, and the whole curve")
+    add_common_args(m)
+    m.add_argument("--target", dest="targets", action="append", type=float, metavar="P",
+                   help="target liquidation probability (repeatable; default 0.01 and 0.001)")
+    m.add_argument("--out", help='curve file, ".zarr" or ".nc" (default: results/<config>_margin.zarr)')
+    m.add_argument("--no-save", action="store_true", help="do not write a result file")
+
+
+def cmd(args) -> int:
+    from sim.analysis.margin import run_margin
+    from sim.report.text import format_margin
+
+    cfg = load_config_args(args)
+    out = out_path(args, cfg, "_margin")
+    curve, tiered = run_margin(cfg, args.targets or [0.01, 0.001], progress=not args.quiet, threads=args.threads,
+                               chunk_paths=args.chunk)
+    if out:
+        write_result(curve, out)
+    print(format_margin(curve, tiered))
+    if out:
+        print(f"curve written to {out}")
+    return 0

@@ -1,0 +1,31 @@
+"""``hedgesim stress CONFIG``: the config's ``[[stress]]`` scenarios against its baseline
+(docs/stress.md)."""
+
+from __future__ import annotations
+
+from sim.cli.common import add_common_args, load_config_args, out_path, write_result
+from sim.errors import UsageError
+
+
+def add_parser(sub) -> None:
+    st = sub.add_parser("stress", help="run the [[stress]] scenarios of a config against its baseline")
+    add_common_args(st)
+    st.add_argument("--out", help='table file, ".zarr" or ".nc" (default: results/<config>_stress.zarr)')
+    st.add_argument("--no-save", action="store_true", help="do not write a result file")
+
+
+def cmd(args) -> int:
+    from sim.analysis.stress_table import run_stress
+    from sim.report.text import format_stress
+
+    cfg = load_config_args(args)
+    if not cfg.stress:
+        raise UsageError(f"config {args.config}: has no [[stress]] scenarios")
+    out = out_path(args, cfg, "_stress")
+    table = run_stress(cfg, progress=not args.quiet, threads=args.threads, chunk_paths=args.chunk)
+    if out:
+        write_result(table, out)
+    print(format_stress(table))
+    if out:
+        print(f"table written to {out}")
+    return 0
