@@ -33,13 +33,15 @@ import pandas as pd
 import xarray as xr
 from scipy import special, stats
 
-from sim import __version__, run
+from sim import engine, results
 from sim.config import Config, ConfigError, format_duration
 from sim.data.calibrate import Calibration, calibrate
 from sim.data.load import FundingData, PriceData
 from sim.data.replay import MarketPath, assemble_windows, market_path, run_path, window_row, window_starts
 from sim.data.times import fmt_time
+from sim.engine.adaptive import simulate_adaptive
 from sim.errors import DataError
+from sim.version import __version__
 
 LEVELS = (0.95, 0.99)
 BUCKETS = (0.0, 0.01, 0.05, 0.1, 0.2, 0.5, 1.0)
@@ -121,7 +123,13 @@ def _forecast(cfg: Config, cal: Calibration, model: str, path: MarketPath, windo
     except ConfigError as exc:
         notes.append(f"{fmt_time(path.start)} {model}: calibrated config rejected ({exc})")
         return None
-    return run(mcfg, paths=paths, seed=seed)
+    # as sim.run (sim.api, a layer above): the effective config, adaptive when it asks for a target SE
+    mcfg = mcfg.effective(paths, seed)
+    if mcfg.simulation.target_se is not None:
+        raw = simulate_adaptive(mcfg, seed=seed)
+    else:
+        raw = engine.simulate(mcfg, paths=paths, seed=seed)
+    return results.build_dataset(raw)
 
 
 def backtest(cfg: Config, prices: PriceData, funding: FundingData | None, first, last, window_s: float,

@@ -24,6 +24,7 @@ from sim.data.load import FundingData, PriceData
 from sim.data.mle import Fit
 from sim.data.times import describe_period, fmt_td, to_utc
 from sim.errors import DataError
+from sim.version import __version__
 
 
 @dataclass
@@ -239,8 +240,6 @@ def _ou_lines(section: str, fit: Fit, vals: dict, unit: str, corr_note: str = ""
 def to_toml(cal: Calibration, model: str = "merton", drift: str = "fitted", command: str = "") -> str:
     """The calibrated config fragment ([market], [funding], [basis]) with every value's SE
     as a comment, the sample, the log-likelihood and AIC of each model, and the KS line."""
-    from sim import __version__
-
     vals = cal.config_values(model, drift)
     f = cal.fits
     lines = [f"# hedgesim {__version__} calibrate: maximum-likelihood fit to market data"]

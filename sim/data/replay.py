@@ -32,12 +32,13 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from sim import __version__, engine, results
+from sim import engine, results
 from sim.config import Config, ConfigError, format_duration, parse_duration
 from sim.data.load import FundingData, PriceData, asof
 from sim.data.times import fmt_td, fmt_time, to_utc
 from sim.errors import DataError
 from sim.market.params import MarketParams
+from sim.version import __version__
 
 WINDOW_VARS = ["liquidated", "liquidation_time", "hedged_pnl", "unhedged_pnl", "funding", "funding_usd", "fees",
                "required_collateral", "min_margin_level", "max_drawdown", "hedged_value", "unhedged_value",
