@@ -1,14 +1,14 @@
 """``hedgesim margin`` (issue 4 §1): the liquidation curve and the minimum collateral.
 
-The curve comes from one run through the SPEC §5 identity (liquidated iff C <= R, R =
-``required_collateral``). These tests check it against what it claims to replace: direct
+The curve comes from one run through the collateral identity (docs/model.md: liquidated
+iff C <= R, R = ``required_collateral``). These tests check it against what it claims to replace: direct
 runs (``sim.run`` with ``position.collateral`` set to the level, same seed and paths),
 which must give exactly the same liquidation probability, for a flat maintenance rate and
 for a tier table the hedge crosses. The minimum collateral is checked against its
 order-statistic definition with direct runs just above and just below it.
 
-Small and short on purpose: the SPEC §1 seed example over 7 days (168 hourly steps),
-12,000 paths (10,000 for the direct-grid method and the sweep), so the whole file runs in a few seconds.
+Small and short on purpose: the seed example (configs/seed_example.toml) over 7 days
+(168 hourly steps), 12,000 paths (10,000 for the direct-grid method and the sweep), so the whole file runs in a few seconds.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ from sim.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_EXAMPLE = ROOT / "configs" / "seed_example.toml"
-L_SEED = 60_000 * 0.995 / 0.95  # SPEC §1: liquidation price of the seed example, 62,842.105 USD
+L_SEED = 60_000 * 0.995 / 0.95  # liquidation price of the seed example (configs/seed_example.toml), 62,842.105 USD
 
 # deterministic market: no diffusion, no jumps, constant (zero) funding and basis, no fees
 DET = {"market.model": "gbm", "market.spot": 60_000.0, "market.mu": 0.0, "market.sigma": 0.0,

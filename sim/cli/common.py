@@ -86,6 +86,15 @@ def write_result(ds, out: str) -> None:
         raise UsageError(f"result {out!r}: cannot be written ({exc.strerror or exc})") from None
 
 
+def write_and_print(ds, out: str | None, text: str, noun: str = "result") -> None:
+    """Write ``ds`` (unless ``--no-save``), print its table, then where it went."""
+    if out:
+        write_result(ds, out)
+    print(text)
+    if out:
+        print(f"{noun} written to {out}")
+
+
 def note_stress_scenarios(cfg) -> None:
     """A run (local or distributed) leaves the config's [[stress]] scenarios to ``hedgesim stress``."""
     if cfg.stress:

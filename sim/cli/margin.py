@@ -3,7 +3,7 @@ and the whole liquidation curve from one run (docs/margin.md)."""
 
 from __future__ import annotations
 
-from sim.cli.common import add_common_args, load_config_args, out_path, write_result
+from sim.cli.common import add_common_args, load_config_args, out_path, write_and_print
 
 
 def add_parser(sub) -> None:
@@ -23,9 +23,5 @@ def cmd(args) -> int:
     out = out_path(args, cfg, "_margin")
     curve, tiered = run_margin(cfg, args.targets or [0.01, 0.001], progress=not args.quiet, threads=args.threads,
                                chunk_paths=args.chunk)
-    if out:
-        write_result(curve, out)
-    print(format_margin(curve, tiered))
-    if out:
-        print(f"curve written to {out}")
+    write_and_print(curve, out, format_margin(curve, tiered), "curve")
     return 0

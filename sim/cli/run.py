@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from sim.cli.common import add_common_args, load_config_args, note_stress_scenarios, out_path, write_result
+from sim.cli.common import add_common_args, load_config_args, note_stress_scenarios, out_path, write_and_print
 
 
 def add_parser(sub) -> None:
@@ -43,17 +43,14 @@ def cmd(args) -> int:
     note_stress_scenarios(cfg)
     ds = run(cfg, progress=not args.quiet, threads=args.threads, chunk_paths=args.chunk,
              convergence=args.convergence)
-    if out:
-        write_result(ds, out)
-    print(format_summary(ds))
+    text = [format_summary(ds)]
     if args.convergence:
         from sim.engine.adaptive import format_convergence
 
-        print(format_convergence(ds))
+        text.append(format_convergence(ds))
     if ds.attrs.get("adaptive"):
         a = json.loads(ds.attrs["adaptive"])
-        print(f"adaptive run: {a['stopped']} after {a['paths']:,} paths (target SE {a['target_se']}, "
-              f"budget {a['max_paths']:,} paths)")
-    if out:
-        print(f"result written to {out}")
+        text.append(f"adaptive run: {a['stopped']} after {a['paths']:,} paths (target SE {a['target_se']}, "
+                    f"budget {a['max_paths']:,} paths)")
+    write_and_print(ds, out, "\n".join(text))
     return 0

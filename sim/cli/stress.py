@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from sim.cli.common import add_common_args, load_config_args, out_path, write_result
+from sim.cli.common import add_common_args, load_config_args, out_path, write_and_print
 from sim.errors import UsageError
 
 
@@ -23,9 +23,5 @@ def cmd(args) -> int:
         raise UsageError(f"config {args.config}: has no [[stress]] scenarios")
     out = out_path(args, cfg, "_stress")
     table = run_stress(cfg, progress=not args.quiet, threads=args.threads, chunk_paths=args.chunk)
-    if out:
-        write_result(table, out)
-    print(format_stress(table))
-    if out:
-        print(f"table written to {out}")
+    write_and_print(table, out, format_stress(table), "table")
     return 0
