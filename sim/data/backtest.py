@@ -88,6 +88,7 @@ def christoffersen_ind(exceptions) -> tuple[float, float]:
 
 
 def brier_score(p, y) -> float:
+    """Mean squared difference of forecast probabilities and 0/1 outcomes (NaN if none)."""
     p = np.asarray(p, dtype=float)
     y = np.asarray(y, dtype=float)
     return float(np.mean((p - y) ** 2)) if p.size else math.nan
@@ -137,6 +138,8 @@ def backtest(cfg: Config, prices: PriceData, funding: FundingData | None, first,
              models: tuple[str, ...] = ("gbm", "merton"), drift: str = "zero", min_coverage: float = 0.9,
              progress: Callable[[int, int], None] | None = None,
              log: Callable[[str], None] | None = None) -> xr.Dataset:
+    """The walk-forward backtest of the module docstring: one row per usable window start
+    (starts whose window or calibration sample the data do not cover are skipped, logged)."""
     if cfg.sweep:
         raise DataError("backtest runs one hedge: remove the config's [sweep]")
     if drift not in ("zero", "fitted"):

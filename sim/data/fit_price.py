@@ -48,6 +48,7 @@ def _gbm_report(theta):
 
 
 def fit_gbm(r: np.ndarray, dt: np.ndarray, se: bool = True) -> Fit:
+    """GBM by exact maximum likelihood (``se``: with standard errors)."""
     if r.size < 10:
         raise DataError(f"only {r.size} price returns in the sample: too few to fit a model")
     s0 = max(float(np.sqrt(np.sum(r * r) / np.sum(dt))), 1e-3)
@@ -156,6 +157,8 @@ def _merton_kernel_py(m, s2, lam, mj, sj2, r, dt, n_terms, out_grad, want_cdf, c
 
 
 def merton_nll_grad(theta, r, dt):
+    """Negative log-likelihood of the Merton returns and its gradient in the optimiser's
+    parameters (m, log sigma, log lam, jump_mean, log jump_std)."""
     m, ls, ll, mj, lsj = (float(x) for x in theta)
     lam = math.exp(ll)
     g = np.empty(5)

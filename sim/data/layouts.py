@@ -28,6 +28,8 @@ def norm_header(name: str) -> str:
 
 @dataclass(frozen=True)
 class Layout:
+    """Which column holds what in one kind of file, and what its times label."""
+
     name: str
     description: str
     required: tuple[str, ...]  # normalised header names that identify the layout

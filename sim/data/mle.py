@@ -45,6 +45,7 @@ class Fit:
 
 
 def minimize(nll: Callable, starts: list[np.ndarray], bounds, jac: bool = False):
+    """The best L-BFGS-B optimum of ``nll`` over the starting points (clipped to the bounds)."""
     from scipy import optimize
 
     best = None
@@ -124,6 +125,7 @@ def delta_se(g: Callable, theta: np.ndarray, H: np.ndarray, at_bound: np.ndarray
 
 
 def at_bound(x, bounds) -> np.ndarray:
+    """Which parameters of ``x`` sit at (within 1e-6 of) an optimiser bound."""
     lo = np.array([b[0] for b in bounds])
     hi = np.array([b[1] for b in bounds])
     tol = 1e-6 * np.maximum(1.0, np.abs(x))
@@ -131,6 +133,7 @@ def at_bound(x, bounds) -> np.ndarray:
 
 
 def ks_uniform(u: np.ndarray) -> tuple[float, float]:
+    """(KS statistic, p-value) of the probability-integral transforms ``u`` against U(0, 1)."""
     from scipy import stats
 
     res = stats.kstest(u, "uniform")

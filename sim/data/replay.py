@@ -47,6 +47,8 @@ WINDOW_VARS = ["liquidated", "liquidation_time", "hedged_pnl", "unhedged_pnl", "
 
 @dataclass
 class MarketPath:
+    """The realised paths of one window on its bar grid (funding on its funding grid)."""
+
     start: pd.Timestamp
     times: pd.DatetimeIndex
     index: np.ndarray
@@ -60,6 +62,7 @@ class MarketPath:
 
 
 def mark_source(prices: PriceData, funding: FundingData | None) -> str:
+    """Where the replay's mark comes from, in words (the ``mark`` attribute)."""
     if prices.has_perp:
         return "perpetual close (checked on the perpetual's bar high)"
     if funding is not None and funding.has_basis:
@@ -147,6 +150,7 @@ def market_path(cfg: Config, prices: PriceData, funding: FundingData | None, sta
 
 
 def window_config(cfg: Config, path: MarketPath, bar_s: float, paths: int = 1) -> Config:
+    """The config on the window's grid, started from its first index and basis."""
     b0 = float(path.mark[0] / path.index[0] - 1.0)
     over = {"simulation.dt": format_duration(bar_s),
             "simulation.horizon": format_duration((len(path.times) - 1) * bar_s),
@@ -262,6 +266,7 @@ def assemble_windows(cfg: Config, rows: list[dict], starts: list[pd.Timestamp], 
 
 
 def window_starts(start, end, every_s: float | None) -> list[pd.Timestamp]:
+    """``start`` alone, or every ``every_s`` from ``start`` to ``end`` (rolling windows)."""
     start = to_utc(start)
     if every_s is None:
         return [start]

@@ -72,6 +72,7 @@ def read_csv(path: str) -> pd.DataFrame:
 
 def parse_times(path: str, raw: pd.Series, col: str, lines: np.ndarray, unit: str | None,
                  notes: list[str]) -> tuple[pd.DatetimeIndex, np.ndarray]:
+    """UTC times of a time column (whole seconds), and which rows were in milliseconds."""
     text = raw.str.strip()
     empty = (text == "").to_numpy()
     if empty.any():
@@ -121,6 +122,7 @@ def parse_times(path: str, raw: pd.Series, col: str, lines: np.ndarray, unit: st
 
 
 def read_numbers(path: str, raw: pd.Series, col: str, role: str, lines: np.ndarray) -> np.ndarray:
+    """A column of finite numbers; DataError naming the first empty or unreadable cell."""
     text = raw.str.strip()
     x = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
     bad = np.isnan(x) | ~np.isfinite(x)

@@ -35,5 +35,6 @@ def fmt_td(td: pd.Timedelta) -> str:
 
 
 def describe_period(start: pd.Timestamp, end: pd.Timestamp) -> str:
+    """``2021-01-01 00:00 UTC to 2021-07-01 00:00 UTC (181.0 days)``."""
     days = (end - start).total_seconds() / 86400
     return f"{fmt_time(start)} to {fmt_time(end)} ({days:,.1f} days)"
