@@ -12,7 +12,7 @@ import sys
 
 import pandas as pd
 
-from sim.cli.common import load_config_args, out_path, write_result
+from sim.cli.common import load_config_args, out_path, write_and_print
 from sim.config import ConfigError, parse_duration
 from sim.data.calibrate import calibrate, to_toml
 from sim.data.layouts import parse_columns
@@ -54,16 +54,6 @@ def _time(text: str, option: str, end_of_day: bool = False) -> pd.Timestamp:
     return t
 
 
-def _finish(ds, out: str | None, summary) -> int:
-    """Write the result (when not --no-save), then print ``summary(ds)``."""
-    if out:
-        write_result(ds, out)
-    print(summary(ds))
-    if out:
-        print(f"result written to {out}")
-    return 0
-
-
 def calibrate_cmd(args) -> int:
     log = _log(args)
     start = _time(args.start, "--start") if args.start else None
@@ -97,7 +87,8 @@ def replay_cmd(args) -> int:
     prices, funding = _data(args, log)
     starts = window_starts(start, end, every_s)
     ds = replay_windows(cfg, prices, funding, starts, horizon_s, skip_unavailable=every_s is not None, log=log)
-    return _finish(ds, out, format_replay)
+    write_and_print(ds, out, format_replay(ds))
+    return 0
 
 
 def backtest_cmd(args) -> int:
@@ -148,4 +139,5 @@ def backtest_cmd(args) -> int:
     finally:
         if bar is not None:
             bar.close()
-    return _finish(ds, out, format_backtest)
+    write_and_print(ds, out, format_backtest(ds))
+    return 0
