@@ -20,6 +20,7 @@ import xarray as xr
 from sim.kernel import rng
 
 from sim.results.summary import summarize
+from sim.version import __version__
 from sim.config import SCHEMA
 from sim.engine.simulate import RawRun
 
@@ -29,8 +30,6 @@ def _version() -> str:
     try:
         return metadata.version("hedgesim")
     except metadata.PackageNotFoundError:  # running from a source tree
-        from sim import __version__
-
         return __version__
 
 
