@@ -1,6 +1,7 @@
 """The printed tables of a result Dataset, every number with units: the summary of a run
 (``format_summary``), the margin curve (``format_margin``, docs/margin.md), the stress table
-(``format_stress``, docs/stress.md), and ``format_result`` for whichever a file holds.
+(``format_stress``, docs/stress.md), and ``format_result`` for whichever a file holds
+(replays and backtests: ``sim.report.text_data``).
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ import xarray as xr
 
 from sim.analysis.margin import MIN_EVENTS
 from sim.report.fmt import fmt_number, fmt_percent, fmt_probability
+from sim.report.text_data import format_backtest, format_replay
 from sim.results.kinds import at_horizon, first_variant, kind_of, sweep_dims
 
 
 def format_result(ds: xr.Dataset) -> str:
-    """The right table for any result hedgesim writes (run, margin curve, stress table);
-    xarray's own listing for the others."""
+    """The right table for any result hedgesim writes (run, margin curve, stress table,
+    replay, backtest); xarray's own listing for the others."""
     kind = kind_of(ds)
     if kind == "run":
         return format_summary(ds)
@@ -26,8 +28,11 @@ def format_result(ds: xr.Dataset) -> str:
         return format_margin(ds)
     if kind == "stress":
         return format_stress(ds)
+    if kind == "replay":
+        return format_replay(ds)
+    if kind == "backtest":
+        return format_backtest(ds)
     return str(ds)
-
 
 
 def format_summary(ds: xr.Dataset) -> str:

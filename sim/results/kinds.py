@@ -2,7 +2,8 @@
 
 * ``kind_of``: ``"run"`` (per-path simulation result of ``hedgesim run`` / ``sim.run``, also
   distributed), ``"margin"`` (curve of ``hedgesim margin``), ``"stress"`` (table of
-  ``hedgesim stress``) or ``"other"``.
+  ``hedgesim stress``), ``"replay"`` / ``"backtest"`` (``hedgesim replay`` / ``backtest``) or
+  ``"other"``.
 * ``sweep_dims`` / ``first_variant``: the hedge-variant dims of a run (docs/sweeps.md) and
   the first variant.
 * ``at_horizon``: a variable at the horizon (the last report time when it has a ``time`` dim).
@@ -12,6 +13,9 @@ from __future__ import annotations
 
 import xarray as xr
 
+# the results of sim.data, by the title they carry
+DATA_KINDS = {"hedgesim historical replay": "replay", "hedgesim walk-forward backtest": "backtest"}
+
 
 def kind_of(ds: xr.Dataset) -> str:
     if "hedged_pnl" in ds and "liquidated" in ds and "path" in ds.dims:
@@ -20,7 +24,7 @@ def kind_of(ds: xr.Dataset) -> str:
         return "margin"
     if "es99_hedged" in ds and "scenario" in ds.dims:
         return "stress"
-    return "other"
+    return DATA_KINDS.get(ds.attrs.get("title"), "other")
 
 
 def sweep_dims(ds: xr.Dataset) -> list[str]:
