@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sim import engine, results
 from sim.config import Config
-from sim.engine.adaptive import convergence as running_estimates, simulate_adaptive
+from sim.analysis.adaptive import convergence as running_estimates, simulate_adaptive
 from sim.results import io
 
 

@@ -35,8 +35,9 @@ def small_default():
 
 @pytest.fixture
 def cli(capsys):
-    """Run ``hedgesim ARGS...`` in-process: returns (exit status, stdout, stderr)."""
-    def run(*argv):
+    """``cli([ARGS...])`` runs ``hedgesim ARGS...`` in-process: (exit status, stdout, stderr);
+    argparse usage errors exit via SystemExit, whose code is returned."""
+    def run(argv):
         try:
             code = main([str(a) for a in argv])
         except SystemExit as exc:

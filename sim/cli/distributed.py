@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 
+from sim.cli.common import note_stress_scenarios
 from sim.distributed import run
 from sim.errors import DistributedError, RunInterrupted, UsageError
 from sim.report.text import format_summary
@@ -26,9 +27,7 @@ def run_distributed(args, cfg, out: str | None) -> int:
                          "--scheduler ADDRESS")
     if args.workers is not None and args.scheduler:
         raise UsageError("give either --workers N (a local cluster) or --scheduler ADDRESS, not both")
-    if cfg.stress:
-        print(f"note: the {len(cfg.stress)} [[stress]] scenarios of this config are run by `hedgesim stress`",
-              file=sys.stderr)
+    note_stress_scenarios(cfg)
     try:
         ds = run(cfg, out, workers=args.workers, scheduler=args.scheduler, shard_paths=args.shard_paths,
                  resume=args.resume, progress=not args.quiet, threads=args.threads)

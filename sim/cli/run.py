@@ -45,7 +45,7 @@ def cmd(args) -> int:
              convergence=args.convergence)
     text = [format_summary(ds)]
     if args.convergence:
-        from sim.engine.adaptive import format_convergence
+        from sim.report.text import format_convergence
 
         text.append(format_convergence(ds))
     if ds.attrs.get("adaptive"):

@@ -39,7 +39,7 @@ from sim.data.calibrate import Calibration, calibrate
 from sim.data.load import FundingData, PriceData
 from sim.data.replay import MarketPath, assemble_windows, market_path, run_path, window_row, window_starts
 from sim.data.times import fmt_time
-from sim.engine.adaptive import simulate_adaptive
+from sim.analysis.adaptive import simulate_adaptive
 from sim.errors import DataError
 from sim.version import __version__
 

@@ -6,7 +6,6 @@
 * ``importance``: the importance-sampling tilt of the price shocks.
 * ``replay``: one given market path (stress or historical replay) through the kernel's
   account code.
-* ``adaptive``: runs that add paths until a standard error is reached.
 """
 
 from sim.engine.hedge import Hedge, account_args, resolve_hedge  # noqa: F401

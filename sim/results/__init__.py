@@ -4,7 +4,9 @@
 * ``summary``: the summary variables computed from the per-path ones (``summarize``).
 * ``stats``: the estimators (proportions, VaR/ES with standard errors, weighted versions).
 * ``streamed``: the same summary computed shard by shard (distributed runs).
-* ``io``: writing and reading result files.
+* ``kinds``: which kind of result a Dataset is (run, margin curve, stress table, replay,
+  backtest), and the sweep dimensions of a run.
+* ``io``: writing and reading result files (``read(path, lazy=True)`` for large stores).
 """
 
 from sim.results.dataset import PER_PATH, build_dataset, config_of  # noqa: F401

@@ -20,7 +20,6 @@ import numpy as np
 import pytest
 
 import sim
-from sim.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT = ROOT / "configs" / "default.toml"
@@ -37,13 +36,6 @@ BITWISE_SUMMARY = ["liquidation_probability", "liquidation_probability_low", "li
                    "contracts", "initial_wealth"]
 
 
-def cli(argv, capsys):
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def default_cfg(**over):
@@ -98,12 +90,12 @@ def test_exchange_sweep_equals_separate_runs():
     assert bool((liq.sel(maintenance_margin=0.01) >= liq.sel(maintenance_margin=0.004)).all())
 
 
-def test_sweep_through_the_cli_and_funding_cap(tmp_path, capsys):
+def test_sweep_through_the_cli_and_funding_cap(tmp_path, cli):
     out = tmp_path / "s.zarr"
     code, text, err = cli(["run", DEFAULT, "--set", "simulation.horizon=2d", "--paths", 2000, "-q",
                            "--set", "position.collateral=0.1",
                            "--sweep", "funding.cap=0.0005,0.00375", "--sweep", "position.hedge_ratio=0.5,1",
-                           "--out", out], capsys)
+                           "--out", out])
     assert code == 0, err
     assert "sweep over cap, hedge_ratio on common random numbers" in text
     assert text.count("cap=") == 4
@@ -115,17 +107,17 @@ def test_sweep_through_the_cli_and_funding_cap(tmp_path, capsys):
     assert_same_variant(ds, alone, {"cap": 0.0005, "hedge_ratio": 0.5})
     # --set applies before --sweep: the swept value wins over a --set of the same key
     code, text, err = cli(["run", DEFAULT, "--set", "simulation.horizon=2d", "--paths", 1000, "-q", "--no-save",
-                           "--set", "position.hedge_ratio=0.25", "--sweep", "position.hedge_ratio=0.5,1"], capsys)
+                           "--set", "position.hedge_ratio=0.25", "--sweep", "position.hedge_ratio=0.5,1"])
     assert code == 0, err
     assert "hedge_ratio=0.5" in text and "hedge_ratio=0.25" not in text
 
 
-def test_contract_sweep_needs_collateral_in_usd(capsys):
+def test_contract_sweep_needs_collateral_in_usd(cli):
     """position.collateral is BTC for inverse and USD for linear, so one number cannot margin
     both: an inverse-vs-linear sweep is refused unless the collateral is given as
     position.collateral_usd (converted to BTC at the spot for the inverse variant)."""
     code, out, err = cli(["run", SEED_EXAMPLE, "--paths", 1000, "--set", "simulation.horizon=2d", "-q", "--no-save",
-                          "--sweep", "position.contract=inverse,linear"], capsys)
+                          "--sweep", "position.contract=inverse,linear"])
     assert code == 2 and out == ""
     assert "inverse and linear" in err and "position.collateral_usd" in err
     # the seed example's values, with the collateral in USD
@@ -198,18 +190,18 @@ def test_paired_se_is_much_smaller_than_independent():
 
 @pytest.mark.parametrize("key", ["market.sigma=0.5,0.6", "funding.mean=0,0.0001", "basis.stationary_std=0,0.001",
                                  "simulation.dt=1h,15min"])
-def test_market_keys_cannot_be_swept(key, capsys):
-    code, out, err = cli(["run", SEED_EXAMPLE, "--paths", 100, "-q", "--no-save", "--sweep", key], capsys)
+def test_market_keys_cannot_be_swept(key, cli):
+    code, out, err = cli(["run", SEED_EXAMPLE, "--paths", 100, "-q", "--no-save", "--sweep", key])
     assert code == 2 and out == ""
     assert err.startswith("hedgesim: error:") and len(err.strip().splitlines()) == 1
     assert f'sweep."{key.split("=")[0]}": changes the simulated market' in err
     assert "only position.*, exchange.* and funding.cap" in err
 
 
-def test_market_key_in_a_sweep_table_is_refused(tmp_path, capsys):
+def test_market_key_in_a_sweep_table_is_refused(tmp_path, cli):
     p = tmp_path / "s.toml"
     p.write_text('[simulation]\npaths = 100\n[sweep]\n"market.sigma" = [0.5, 0.8]\n', encoding="utf-8")
-    code, out, err = cli(["run", p, "-q", "--no-save"], capsys)
+    code, out, err = cli(["run", p, "-q", "--no-save"])
     assert code == 2 and 'sweep."market.sigma": changes the simulated market' in err
 
 
@@ -254,13 +246,13 @@ def test_report_at_adds_a_time_dim_equal_to_the_horizon_run():
     assert np.allclose(hv1[liq_early], uv1[liq_early] / 1.1, rtol=1e-12)
 
 
-def test_report_at_with_a_sweep_and_outside_the_horizon(capsys):
+def test_report_at_with_a_sweep_and_outside_the_horizon(cli):
     cfg = default_cfg(**{"simulation.horizon": "2d", "simulation.paths": 1000, "simulation.report_at": ["12h"]})
     ds = sim.run(cfg.with_sweep({"position.hedge_ratio": [0.5, 1.0]}))
     assert ds["hedged_pnl"].dims == ("path", "hedge_ratio", "time")
     assert list(ds["time"].values) == [0.5, 2.0]
     code, out, err = cli(["run", DEFAULT, "--paths", 100, "-q", "--no-save", "--set", "simulation.horizon=2d",
-                          "--set", 'simulation.report_at=["3d"]'], capsys)
+                          "--set", 'simulation.report_at=["3d"]'])
     assert code == 2 and "simulation.report_at[0]" in err and "within simulation.horizon" in err
 
 

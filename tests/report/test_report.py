@@ -20,7 +20,7 @@ pytest.importorskip("matplotlib", reason="requires matplotlib (pip install 'hedg
 from sim.cli.main import main  # noqa: E402
 from sim.report.html import make_report  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEFAULT = ROOT / "configs" / "default.toml"
 SEED_EXAMPLE = ROOT / "configs" / "seed_example.toml"
 # 5 days, thin collateral: liquidations, funding and basis all present

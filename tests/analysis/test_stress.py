@@ -29,9 +29,8 @@ import pytest
 import sim
 from sim import engine
 from sim import results
-from sim.cli.main import main
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SEED_EXAMPLE = ROOT / "configs" / "seed_example.toml"
 L_SEED = 60_000 * 0.995 / 0.95  # liquidation price of the seed example (configs/seed_example.toml), 62,842.105 USD
 
@@ -54,13 +53,6 @@ def stressed(cfg, **st):
     return results.build_dataset(engine.simulate(cfg, stress=st))
 
 
-def cli(argv, capsys):
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 # --------------------------------------------------------------------------- jump
@@ -305,14 +297,14 @@ file = "ramp.csv"
 """
 
 
-def test_stress_command_prints_a_row_per_scenario_and_writes_a_dataset(tmp_path, capsys):
+def test_stress_command_prints_a_row_per_scenario_and_writes_a_dataset(tmp_path, cli):
     """Also: a 2-day replay next to scenarios timed beyond 2 days (the replay's horizon is
     its file's span; the other scenarios must not be re-checked against it)."""
     ramp_csv(tmp_path / "ramp.csv")
     cfg_path = tmp_path / "st.toml"
     cfg_path.write_text(STRESS_TOML, encoding="utf-8")
     out = tmp_path / "st.zarr"
-    code, text, err = cli(["stress", cfg_path, "-q", "--out", out], capsys)
+    code, text, err = cli(["stress", cfg_path, "-q", "--out", out])
     assert code == 0, err
     lines = text.splitlines()
     names = ["baseline", "crash -30 %", "rally +25 %", "vol x3", "funding at -cap", "basis +2 %", "ramp (replay)"]
@@ -351,8 +343,8 @@ def test_stress_command_prints_a_row_per_scenario_and_writes_a_dataset(tmp_path,
     assert 0 < float(ds["liquidation_probability_vs_baseline_se"].sel(scenario="vol x3")) < float(d)
 
 
-def test_stress_without_scenarios_is_an_error(capsys):
-    code, out, err = cli(["stress", SEED_EXAMPLE, "--paths", 100, "-q", "--no-save"], capsys)
+def test_stress_without_scenarios_is_an_error(cli):
+    code, out, err = cli(["stress", SEED_EXAMPLE, "--paths", 100, "-q", "--no-save"])
     assert code == 2 and out == ""
     assert "has no [[stress]] scenarios" in err
 
@@ -363,10 +355,10 @@ def test_stress_without_scenarios_is_an_error(capsys):
     ('type = "vol"\nmultiplier = 2.0\nstart = "1d"\nend = "9d"', "stress[0].end"),
     ('type = "funding"\nvalue = 0.001\nstart = "8d"', "stress[0].start"),
 ])
-def test_stress_times_outside_the_horizon_are_rejected(table, field, tmp_path, capsys):
+def test_stress_times_outside_the_horizon_are_rejected(table, field, tmp_path, cli):
     p = tmp_path / "bad.toml"
     p.write_text(f'[simulation]\nhorizon = "7d"\npaths = 100\n\n[[stress]]\n{table}\n', encoding="utf-8")
-    code, out, err = cli(["stress", p, "-q", "--no-save"], capsys)
+    code, out, err = cli(["stress", p, "-q", "--no-save"])
     assert code == 2 and out == ""
     assert err.startswith(f"hedgesim: error: {field} = ") and "outside the simulated time" in err
 
@@ -378,9 +370,9 @@ def test_stress_times_outside_the_horizon_are_rejected(table, field, tmp_path, c
     ('type = "vol"\nmultiplier = 2.0\nstart = "3d"\nend = "2d"', "stress[0].end"),
     ('type = "replay"\nfile = "missing.csv"', "missing.csv"),
 ])
-def test_bad_stress_tables(table, needle, tmp_path, capsys):
+def test_bad_stress_tables(table, needle, tmp_path, cli):
     p = tmp_path / "bad.toml"
     p.write_text(f'[simulation]\nhorizon = "7d"\npaths = 100\n\n[[stress]]\n{table}\n', encoding="utf-8")
-    code, out, err = cli(["stress", p, "-q", "--no-save"], capsys)
+    code, out, err = cli(["stress", p, "-q", "--no-save"])
     assert code == 2, err
     assert needle in err

@@ -23,22 +23,13 @@ import pytest
 import xarray as xr
 
 import sim
-from sim.cli.main import main
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SEED_EXAMPLE = ROOT / "configs" / "seed_example.toml"
 DEFAULT = ROOT / "configs" / "default.toml"
 SHORT = ["--set", "simulation.horizon=2d", "-q"]  # 48 hourly steps: fast
 
 
-def cli(argv, capsys):
-    """Run the CLI in-process; (exit status, stdout, stderr). argparse errors exit via SystemExit."""
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:  # argparse usage errors
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def files_under(path: Path) -> set[str]:
@@ -212,8 +203,7 @@ BAD_INPUTS = [
 
 
 @pytest.mark.parametrize("make_argv, expected", [c[1:] for c in BAD_INPUTS], ids=[c[0] for c in BAD_INPUTS])
-def test_bad_input_exits_2_with_one_clear_line_and_writes_nothing(make_argv, expected, tmp_path, monkeypatch,
-                                                                   capsys):
+def test_bad_input_exits_2_with_one_clear_line_and_writes_nothing(make_argv, expected, tmp_path, monkeypatch, cli):
     monkeypatch.chdir(tmp_path)  # the default result path (results/<config>.zarr) lands in tmp_path
     argv = make_argv(tmp_path)
     if argv[0] == "run":
@@ -222,7 +212,7 @@ def test_bad_input_exits_2_with_one_clear_line_and_writes_nothing(make_argv, exp
         argv += ["--paths", "64", "-q"] if "--paths" not in argv else ["-q"]
     before = files_under(tmp_path)
 
-    code, out, err = cli(argv, capsys)
+    code, out, err = cli(argv)
 
     assert code == 2, f"exit status {code}; stderr: {err}"
     assert "Traceback" not in out + err
@@ -259,8 +249,8 @@ def test_console_script_exits_2_without_traceback(tmp_path):
     assert files_under(tmp_path) == {"bad.toml"}
 
 
-def test_argparse_usage_error_exits_2(capsys):
-    code, out, err = cli(["run", SEED_EXAMPLE, "--paths", "many"], capsys)
+def test_argparse_usage_error_exits_2(cli):
+    code, out, err = cli(["run", SEED_EXAMPLE, "--paths", "many"])
     assert code == 2
     assert "argument --paths: invalid int value: 'many'" in err
     assert "Traceback" not in err
@@ -269,10 +259,10 @@ def test_argparse_usage_error_exits_2(capsys):
 # --------------------------------------------------------------------------- happy paths
 
 
-def test_run_writes_zarr_and_show_prints_the_same_summary(tmp_path, capsys):
+def test_run_writes_zarr_and_show_prints_the_same_summary(tmp_path, cli):
     out_file = tmp_path / "x.zarr"
     code, out, err = cli(["run", SEED_EXAMPLE, "--paths", "2048", "--seed", "3", "--out", out_file,
-                          "--set", "simulation.horizon=2d"], capsys)
+                          "--set", "simulation.horizon=2d"])
     assert code == 0, err
     assert "Traceback" not in err
     assert out_file.is_dir()
@@ -282,23 +272,22 @@ def test_run_writes_zarr_and_show_prints_the_same_summary(tmp_path, capsys):
                  "2,048 paths x 48 steps of 1h = 2d", "seed 3", "path-steps/s", f"result written to {out_file}"]:
         assert text in out, f"{text!r} missing from the summary:\n{out}"
 
-    code, shown, err = cli(["show", out_file], capsys)
+    code, shown, err = cli(["show", out_file])
     assert code == 0, err
     # the same table, number for number (the run adds only the "result written" line)
     assert shown.strip().splitlines() == out.strip().splitlines()[:-1]
 
 
-def test_progress_bar_goes_to_stderr_and_table_to_stdout(tmp_path, capsys):
-    code, out, err = cli(["run", SEED_EXAMPLE, "--paths", "1024", "--no-save", "--set", "simulation.horizon=1d"],
-                         capsys)
+def test_progress_bar_goes_to_stderr_and_table_to_stdout(tmp_path, cli):
+    code, out, err = cli(["run", SEED_EXAMPLE, "--paths", "1024", "--no-save", "--set", "simulation.horizon=1d"])
     assert code == 0
     assert "simulating" in err and "liquidation probability" not in err
     assert "liquidation probability" in out and "simulating" not in out
 
 
-def test_run_default_output_path_is_results_config_name(tmp_path, monkeypatch, capsys):
+def test_run_default_output_path_is_results_config_name(tmp_path, monkeypatch, cli):
     monkeypatch.chdir(tmp_path)
-    code, out, err = cli(["run", SEED_EXAMPLE, "--paths", "512", *SHORT], capsys)
+    code, out, err = cli(["run", SEED_EXAMPLE, "--paths", "512", *SHORT])
     assert code == 0, err
     assert (tmp_path / "results" / "seed_example.zarr").is_dir()
     assert files_under(tmp_path / "results") >= {"seed_example.zarr"}
@@ -306,19 +295,19 @@ def test_run_default_output_path_is_results_config_name(tmp_path, monkeypatch, c
     assert "result written to results/seed_example.zarr" in out
 
 
-def test_no_save_writes_nothing(tmp_path, monkeypatch, capsys):
+def test_no_save_writes_nothing(tmp_path, monkeypatch, cli):
     monkeypatch.chdir(tmp_path)
-    code, out, err = cli(["run", DEFAULT, "--paths", "1024", "--no-save", *SHORT], capsys)
+    code, out, err = cli(["run", DEFAULT, "--paths", "1024", "--no-save", *SHORT])
     assert code == 0, err
     assert "liquidation probability" in out
     assert "result written" not in out
     assert files_under(tmp_path) == set()  # default.toml's output.path is not used either
 
 
-def test_set_overrides_are_validated_and_stored_in_the_result(tmp_path, capsys):
+def test_set_overrides_are_validated_and_stored_in_the_result(tmp_path, cli):
     out_file = tmp_path / "s.zarr"
     code, out, err = cli(["run", SEED_EXAMPLE, "--paths", "1024", "--seed", "5", "--out", out_file,
-                          "--set", "market.sigma=1.2", "--set", "position.collateral=0.5", *SHORT], capsys)
+                          "--set", "market.sigma=1.2", "--set", "position.collateral=0.5", *SHORT])
     assert code == 0, err
     assert "collateral 0.5000 BTC" in out
     ds = sim.open_result(out_file)
@@ -359,12 +348,12 @@ def test_result_file_round_trips(tmp_path, suffix):
     xr.testing.assert_identical(ds, back)  # values, dtypes, coords, units and all attrs
 
 
-def test_nc_result_is_shown_by_the_cli(tmp_path, capsys):
+def test_nc_result_is_shown_by_the_cli(tmp_path, cli):
     out_file = tmp_path / "r.nc"
-    code, out, err = cli(["run", SEED_EXAMPLE, "--paths", "1024", "--out", out_file, *SHORT], capsys)
+    code, out, err = cli(["run", SEED_EXAMPLE, "--paths", "1024", "--out", out_file, *SHORT])
     assert code == 0, err
     assert out_file.is_file()
-    code, shown, err = cli(["show", out_file], capsys)
+    code, shown, err = cli(["show", out_file])
     assert code == 0, err
     assert shown.strip().splitlines() == out.strip().splitlines()[:-1]
 
@@ -387,10 +376,10 @@ def _failing_to_zarr(monkeypatch):
     return seen
 
 
-def test_failed_write_leaves_no_file_and_no_temporary(tmp_path, monkeypatch, capsys):
+def test_failed_write_leaves_no_file_and_no_temporary(tmp_path, monkeypatch, cli):
     seen = _failing_to_zarr(monkeypatch)
     out_file = tmp_path / "x.zarr"
-    code, out, err = cli(["run", SEED_EXAMPLE, "--paths", "512", "--out", out_file, *SHORT], capsys)
+    code, out, err = cli(["run", SEED_EXAMPLE, "--paths", "512", "--out", out_file, *SHORT])
     assert code == 2
     assert "Traceback" not in out + err
     assert err.strip().splitlines() == [f"hedgesim: error: result '{out_file}': cannot be written "
@@ -411,32 +400,32 @@ def test_failed_write_keeps_the_previous_result(tmp_path, monkeypatch):
     _assert_same_data(first, sim.open_result(out_file))
 
 
-def test_interrupted_run_writes_nothing(tmp_path, monkeypatch, capsys):
+def test_interrupted_run_writes_nothing(tmp_path, monkeypatch, cli):
     from sim import engine
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(engine, "simulate", interrupted)
-    code, out, err = cli(["run", SEED_EXAMPLE, "--out", tmp_path / "x.zarr", *SHORT], capsys)
+    code, out, err = cli(["run", SEED_EXAMPLE, "--out", tmp_path / "x.zarr", *SHORT])
     assert code == 130
     assert "interrupted; no result written" in err and "Traceback" not in err
     assert files_under(tmp_path) == set()
 
 
-def test_importance_sampled_run_prints_weighted_summary(tmp_path, capsys):
+def test_importance_sampled_run_prints_weighted_summary(tmp_path, cli):
     """`run --set simulation.importance=auto` (a single variant and a sweep) prints the
     IS-weighted table, names the tilt and the effective sample size, and `show` agrees."""
     out_file = tmp_path / "is.zarr"
     code, out, err = cli(["run", SEED_EXAMPLE, "--paths", "4096", "--seed", "5", "--out", out_file,
-                          "--set", "simulation.horizon=2d", "--set", "simulation.importance=auto"], capsys)
+                          "--set", "simulation.horizon=2d", "--set", "simulation.importance=auto"])
     assert code == 0, err
     for text in ["importance sampling", "effective sample size", "sigma sqrt(T)", "ES 99 % hedged - unhedged"]:
         assert text in out, f"{text!r} missing:\n{out}"
-    code, shown, err = cli(["show", out_file], capsys)
+    code, shown, err = cli(["show", out_file])
     assert code == 0, err
     assert shown.strip().splitlines() == out.strip().splitlines()[:-1]
     code, out, err = cli(["run", SEED_EXAMPLE, "--paths", "2048", "--no-save", "--set", "simulation.horizon=2d",
-                          "--set", "simulation.importance=auto", "--sweep", "position.hedge_ratio=0.5,1"], capsys)
+                          "--set", "simulation.importance=auto", "--sweep", "position.hedge_ratio=0.5,1"])
     assert code == 0, err
     assert "vs first" in out and "hedge_ratio=0.5" in out

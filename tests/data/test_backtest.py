@@ -20,7 +20,7 @@ from sim.data import load_funding, load_prices
 from sim.data.backtest import backtest, brier_score, christoffersen_ind, kupiec_pof, non_overlapping
 from sim.data.replay import replay_windows, window_starts
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BTC = ROOT / "data" / "btc_usd_1h_cryptocompare_2021H1.csv.gz"
 BYBIT = ROOT / "data" / "bybit_btcusd_inverse_8h_spot_perp_funding_2021H1.csv"
 DAY = 86400.0

@@ -25,7 +25,7 @@ from sim.cli.main import main
 from sim.analysis.margin import MIN_EVENTS, run_margin
 from sim.report.text import format_margin
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SEED_EXAMPLE = ROOT / "configs" / "seed_example.toml"
 PATHS = 12_000
 SHORT = {"simulation.horizon": "7d", "simulation.paths": PATHS}
@@ -35,13 +35,6 @@ SHORT = {"simulation.horizon": "7d", "simulation.paths": PATHS}
 TIERS = [{"limit": 0.9, "rate": 0.005}, {"limit": 1e9, "rate": 0.01}]
 
 
-def cli(argv, capsys):
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def seed_cfg(**over):
@@ -156,7 +149,7 @@ def test_min_collateral_is_the_order_statistic(which, flat_cli, tiered):
 # --------------------------------------------------------------------------- (c) unresolvable target
 
 
-def test_unresolvable_target_is_nan_with_paths_needed(flat_cli, capsys, tmp_path):
+def test_unresolvable_target_is_nan_with_paths_needed(flat_cli, cli, tmp_path):
     row = flat_cli.sel(target=0.0001)
     assert math.isnan(float(row["min_collateral"]))
     assert math.isnan(float(row["min_collateral_low"])) and math.isnan(float(row["min_collateral_high"]))
@@ -165,7 +158,7 @@ def test_unresolvable_target_is_nan_with_paths_needed(flat_cli, capsys, tmp_path
     # resolvable targets are numbers
     assert np.isfinite(flat_cli["min_collateral"].sel(target=[0.01, 0.02]).values).all()
     code, out, err = cli(["margin", SEED_EXAMPLE, "--set", "simulation.horizon=2d", "--paths", 5000,
-                          "--target", "0.001", "--no-save", "-q"], capsys)
+                          "--target", "0.001", "--no-save", "-q"])
     assert code == 0, err
     line = next(x for x in out.splitlines() if x.strip().startswith("0.1 %"))
     assert "not resolvable with 5,000 paths" in line and "needs at least 100,000" in line
@@ -202,10 +195,10 @@ def test_margin_dataset_contract(flat_cli):
 # --------------------------------------------------------------------------- (e) sweeps
 
 
-def test_margin_sweep_adds_a_dim_per_key(tmp_path, capsys):
+def test_margin_sweep_adds_a_dim_per_key(tmp_path, cli):
     out = tmp_path / "sweep.zarr"
     code, text, err = cli(["margin", SEED_EXAMPLE, "--set", "simulation.horizon=7d", "--paths", 10_000,
-                           "--sweep", "position.hedge_ratio=0.5,1", "--target", "0.01", "--out", out, "-q"], capsys)
+                           "--sweep", "position.hedge_ratio=0.5,1", "--target", "0.01", "--out", out, "-q"])
     assert code == 0, err
     assert text.count("variant: hedge_ratio=") == 2
     ds = sim.open_result(str(out))
@@ -226,9 +219,9 @@ def test_margin_sweep_adds_a_dim_per_key(tmp_path, capsys):
     assert float(m.sel(hedge_ratio=0.5)) == pytest.approx(0.5 * float(m.sel(hedge_ratio=1.0)), rel=0.1)
 
 
-def test_margin_rejects_a_collateral_sweep(capsys):
+def test_margin_rejects_a_collateral_sweep(cli):
     code, out, err = cli(["margin", SEED_EXAMPLE, "--paths", 1000, "--sweep", "position.collateral=0.1,0.2",
-                          "--no-save", "-q"], capsys)
+                          "--no-save", "-q"])
     assert code == 2 and out == ""
     assert "position.collateral" in err and "remove it from the sweep" in err
 
@@ -236,7 +229,7 @@ def test_margin_rejects_a_collateral_sweep(capsys):
 # --------------------------------------------------------------------------- (f) hedge_collateral = true
 
 
-def test_hedge_collateral_uses_the_direct_grid(capsys):
+def test_hedge_collateral_uses_the_direct_grid(cli):
     n = 10_000  # the least that resolves 1 % (100 / 0.01)
     cfg = seed_cfg(**{"position.hedge_collateral": True, "simulation.paths": n})
     ds, tiered = run_margin(cfg, [0.01])
@@ -259,6 +252,6 @@ def test_hedge_collateral_uses_the_direct_grid(capsys):
     assert float(d_hi["hedge_size"]) > float(d_lo["hedge_size"])
     # also through the CLI
     code, out, err = cli(["margin", SEED_EXAMPLE, "--set", "simulation.horizon=2d", "--paths", 2000,
-                          "--set", "position.hedge_collateral=true", "--no-save", "-q"], capsys)
+                          "--set", "position.hedge_collateral=true", "--no-save", "-q"])
     assert code == 0, err
     assert "method: direct evaluation" in out

@@ -32,7 +32,7 @@ requires_dask = pytest.mark.skipif(not HAS_DASK,
                                    reason="requires dask[distributed] (pip install 'hedgesim[distributed]')")
 pytestmark = requires_dask
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEFAULT = ROOT / "configs" / "default.toml"
 HEDGESIM = [sys.executable, "-m", "sim"]
 

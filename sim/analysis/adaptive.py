@@ -135,16 +135,3 @@ def convergence(ds: xr.Dataset) -> xr.Dataset:
         "running_es99_hedged_se": ("n_paths", ese, {"units": "USD"}),
     }, coords=coords)
     return ds.merge(conv)
-
-
-def format_convergence(ds: xr.Dataset) -> str:
-    lines = ["", "convergence (first variant; horizon)",
-             f"{'paths':>12}{'P(liq)':>12}{'95 % interval':>26}{'ES 99 % hedged (USD)':>24}{'+- se':>12}"]
-    for i, m in enumerate(ds["n_paths"].values):
-        p = float(ds["running_liquidation_probability"][i])
-        lo = float(ds["running_liquidation_probability_low"][i])
-        hi = float(ds["running_liquidation_probability_high"][i])
-        e = float(ds["running_es99_hedged"][i])
-        es = float(ds["running_es99_hedged_se"][i])
-        lines.append(f"{m:>12,}{100 * p:>11.4f}%{f'{100 * lo:.4f}% to {100 * hi:.4f}%':>26}{e:>24,.2f}{es:>12,.2f}")
-    return "\n".join(lines)

@@ -18,7 +18,7 @@ from sim.data.calibrate import to_toml
 from sim.data.fit_ou import fit_ou
 from sim.data.fit_price import fit_gbm, fit_merton, log_returns, merton_nll_grad
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BTC = ROOT / "data" / "btc_usd_1h_cryptocompare_2021H1.csv.gz"
 BYBIT = ROOT / "data" / "bybit_btcusd_inverse_8h_spot_perp_funding_2021H1.csv"
 Z = 4.0  # tolerance in standard errors (fixed seeds: each check is deterministic)

@@ -15,7 +15,7 @@ from sim.data import DataError, load_funding, load_prices
 from sim.data.layouts import parse_columns
 from sim.data.load import asof
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BTC = ROOT / "data" / "btc_usd_1h_cryptocompare_2021H1.csv.gz"
 BYBIT = ROOT / "data" / "bybit_btcusd_inverse_8h_spot_perp_funding_2021H1.csv"
 T0 = 1_600_000_000 - 1_600_000_000 % 3600  # 2020-09-13 12:00 UTC, a whole hour
