@@ -209,8 +209,8 @@ def _predicted(ds: xr.Dataset) -> dict:
     for pf in PORTFOLIOS:
         for lv in LEVELS:
             k = int(np.argmin(np.abs(levels - lv)))
-            out[("var", pf, lv)] = float(ds["var"].sel(portfolio=pf).isel(level=k))
-            out[("es", pf, lv)] = float(ds["es"].sel(portfolio=pf).isel(level=k))
+            out[("value_at_risk", pf, lv)] = float(ds["value_at_risk"].sel(portfolio=pf).isel(level=k))
+            out[("expected_shortfall", pf, lv)] = float(ds["expected_shortfall"].sel(portfolio=pf).isel(level=k))
     return out
 
 
@@ -241,8 +241,8 @@ def _assemble(cfg, prices, funding, kept, rows, pred, fitted, models, window_s, 
         "units": "1", "long_name": "simulated probability that the hedge is liquidated within the window"})
     ds["predicted_liquidation_probability_se"] = (("start", "model"), np.array(
         [[pr[m]["p_se"] for m in models] for pr in pred]), {"units": "1", "long_name": "its Monte Carlo SE"})
-    for key, name, ln in (("var", "predicted_var", "predicted value at risk of PnL over the window (positive = loss)"),
-                          ("es", "predicted_es", "predicted expected shortfall of PnL over the window (positive = loss)")):
+    for key, name, ln in (("value_at_risk", "predicted_var", "predicted value at risk of PnL over the window (positive = loss)"),
+                          ("expected_shortfall", "predicted_es", "predicted expected shortfall of PnL over the window (positive = loss)")):
         arr = np.array([[[[pr[m][(key, pf, lvl)] for lvl in LEVELS] for pf in PORTFOLIOS] for m in models]
                         for pr in pred])
         ds[name] = (("start", "model", "portfolio", "level"), arr, {"units": "USD", "long_name": ln})

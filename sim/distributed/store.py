@@ -50,7 +50,7 @@ def create_store(store: Path, ds0: xr.Dataset, cfg: Config, paths: int, seed: in
     chunk = chunk_paths_for(shard_paths, row_bytes)
     n_samples = min(cfg.simulation.save_paths, paths)
 
-    summary_coords = {"level", "quantile", "portfolio"}
+    summary_coords = {"level", "quantile_level", "portfolio"}
     keep = [v for v in ds0.data_vars if v not in results.SUMMARY_VARS and v not in per_path and v not in samples]
     tmpl = ds0[keep].drop_vars([c for c in ds0.coords if c in summary_coords or c == "path" or c == "sample"],
                                errors="ignore")

@@ -131,8 +131,8 @@ def fig_pnl(ds: xr.Dataset) -> Figure:
         ax = axes.flat[k]
         sel = {} if t is None else {"time": t}
         q = summ["pnl_quantile"].sel(**sel)
-        lo = float(min(q.sel(portfolio=p, quantile=0.001) for p in ("hedged", "unhedged")))
-        hi = float(max(q.sel(portfolio=p, quantile=0.999) for p in ("hedged", "unhedged")))
+        lo = float(min(q.sel(portfolio=p, quantile_level=0.001) for p in ("hedged", "unhedged")))
+        hi = float(max(q.sel(portfolio=p, quantile_level=0.999) for p in ("hedged", "unhedged")))
         pad = 0.05 * (hi - lo) if hi > lo else 1.0
         bins = np.linspace(lo - pad, hi + pad, 121)
         width = bins[1] - bins[0]
@@ -141,8 +141,8 @@ def fig_pnl(ds: xr.Dataset) -> Figure:
             share = 100 * _hist(da.sel(**sel), bins) / n
             ax.stairs(share, bins, fill=True, alpha=0.28, color=color)
             ax.stairs(share, bins, color=color, lw=1.2, label=f"{name} PnL")
-            v = float(summ["var"].sel(portfolio=name, level=0.99, **sel))
-            e = float(summ["es"].sel(portfolio=name, level=0.99, **sel))
+            v = float(summ["value_at_risk"].sel(portfolio=name, level=0.99, **sel))
+            e = float(summ["expected_shortfall"].sel(portfolio=name, level=0.99, **sel))
             ax.axvline(-v, color=color, ls="--", lw=1.3, label=f"VaR 99 % {name}: {v:,.0f} USD")
             ax.axvline(-e, color=color, ls=":", lw=1.8, label=f"ES 99 % {name}: {e:,.0f} USD")
         ax.set_xlim(bins[0], bins[-1])
@@ -275,7 +275,7 @@ def fig_funding(ds: xr.Dataset) -> Figure | None:
     q = v["funding_quantile"]
     if float(np.nanmax(np.abs(q.values))) == 0.0 and float(v["funding_mean"]) == 0.0:
         return None  # funding switched off
-    lo, hi = float(q.sel(quantile=0.001)), float(q.sel(quantile=0.999))
+    lo, hi = float(q.sel(quantile_level=0.001)), float(q.sel(quantile_level=0.999))
     if not (np.isfinite(lo) and np.isfinite(hi)) or hi <= lo:
         lo, hi = (lo - 1e-9, lo + 1e-9) if np.isfinite(lo) else (-1e-9, 1e-9)
     pad = 0.05 * (hi - lo)
@@ -289,7 +289,7 @@ def fig_funding(ds: xr.Dataset) -> Figure | None:
     ax.axvline(m, color="black", lw=1.3, label=f"mean {m:+.6f} {unit}")
     ax.axvline(0, color="grey", lw=0.8)
     for qq, ls in ((0.05, "--"), (0.95, "--")):
-        x = float(q.sel(quantile=qq))
+        x = float(q.sel(quantile_level=qq))
         ax.axvline(x, color="#2ca02c", ls=ls, lw=1, label=f"{100 * qq:g} % quantile {x:+.6f} {unit}")
     ax.set_xlabel(f"funding over the horizon ({unit}; + received, - paid)")
     ax.set_ylabel("share of paths (%)")
@@ -345,8 +345,8 @@ def fig_sweep(ds: xr.Dataset) -> Figure | None:
     dims = sweep_dims(ds)
     if not dims:
         return None
-    es = ds["es"].sel(portfolio="hedged", level=0.99)
-    ese = ds["es_se"].sel(portfolio="hedged", level=0.99)
+    es = ds["expected_shortfall"].sel(portfolio="hedged", level=0.99)
+    ese = ds["expected_shortfall_se"].sel(portfolio="hedged", level=0.99)
     if "time" in es.dims:
         es, ese = es.isel(time=-1), ese.isel(time=-1)
     rest = {d: 0 for d in dims[2:]}

@@ -86,8 +86,8 @@ def _single(ds: xr.Dataset) -> list[str]:
     if p > 0:
         q = ds["liquidation_time_quantile"]
         rows.append(("time to liquidation (if liquidated)",
-                     f"median {float(q.sel(quantile=0.5)):.1f} days, 5 %-95 % "
-                     f"{float(q.sel(quantile=0.05)):.1f}-{float(q.sel(quantile=0.95)):.1f} days"))
+                     f"median {float(q.sel(quantile_level=0.5)):.1f} days, 5 %-95 % "
+                     f"{float(q.sel(quantile_level=0.05)):.1f}-{float(q.sel(quantile_level=0.95)):.1f} days"))
     he = float(at_horizon(ds["hedge_effectiveness"]))
     he_se = float(at_horizon(ds["hedge_effectiveness_se"])) if "hedge_effectiveness_se" in ds else math.nan
     he_se_s = f"{he_se:.4f}" if not he_se < 1e-4 else f"{he_se:.1e}"  # large runs: keep a digit
@@ -95,11 +95,11 @@ def _single(ds: xr.Dataset) -> list[str]:
     fm, fse, fu = float(ds["funding_mean"]), float(ds["funding_mean_se"]), float(ds["funding_usd_mean"])
     fq = ds["funding_quantile"]
     rows.append(("expected funding (+ received)", f"{fm:+.6f} {unit} +- {fse:.6f}  ({fmt_number(fu)} USD); "
-                 f"5 %-95 % {float(fq.sel(quantile=0.05)):+.6f} to {float(fq.sel(quantile=0.95)):+.6f} {unit}"))
+                 f"5 %-95 % {float(fq.sel(quantile_level=0.05)):+.6f} to {float(fq.sel(quantile_level=0.95)):+.6f} {unit}"))
     rows.append(("expected fees", f"{float(ds['fees_mean']):.6f} {unit}"))
     dq = ds["max_drawdown_quantile"]
     rows.append(("max drawdown, hedged", f"mean {fmt_number(float(ds['max_drawdown_mean']))} USD, 99 % quantile "
-                 f"{fmt_number(float(dq.sel(quantile=0.99)))} USD"))
+                 f"{fmt_number(float(dq.sel(quantile_level=0.99)))} USD"))
     if "shortfall_probability" in ds:
         rows.append((f"P(hedged value < {fmt_number(a['value_threshold_usd'])} USD)",
                      f"{fmt_probability(float(ds['shortfall_probability']))}  (95 % CI "
@@ -121,12 +121,12 @@ def _single(ds: xr.Dataset) -> list[str]:
     row("  +- se", "pnl_mean_se")
     row("std", "pnl_std")
     for lev in ds["level"].values:
-        row(f"VaR {100 * lev:g} %", "var", level=lev)
+        row(f"VaR {100 * lev:g} %", "value_at_risk", level=lev)
     for lev in ds["level"].values:
-        row(f"ES {100 * lev:g} %", "es", level=lev)
+        row(f"ES {100 * lev:g} %", "expected_shortfall", level=lev)
     for lev in ds["level"].values:
-        row(f"  +- se ES {100 * lev:g} %", "es_se", level=lev)
-    row("median", "pnl_quantile", quantile=0.5)
+        row(f"  +- se ES {100 * lev:g} %", "expected_shortfall_se", level=lev)
+    row("median", "pnl_quantile", quantile_level=0.5)
     d = at_horizon(ds["es_hedged_minus_unhedged"]).sel(level=0.99)
     dse = at_horizon(ds["es_hedged_minus_unhedged_se"]).sel(level=0.99)
     lines.append("(VaR and ES are losses: positive = loss)")
@@ -151,7 +151,7 @@ def _variant_table(ds: xr.Dataset, dims: list[str]) -> list[str]:
         ci = (f"{fmt_probability(float(v['liquidation_probability_low']))}-"
               f"{fmt_probability(float(v['liquidation_probability_high']))}")
         dp = f"{100 * float(v['liquidation_probability_vs_base']):+.2f} +- {100 * float(v['liquidation_probability_vs_base_se']):.2f} %"
-        es = float(at_horizon(v["es"]).sel(portfolio="hedged", level=0.99))
+        es = float(at_horizon(v["expected_shortfall"]).sel(portfolio="hedged", level=0.99))
         de = at_horizon(v["es_hedged_vs_base"]).sel(level=0.99)
         dse = at_horizon(v["es_hedged_vs_base_se"]).sel(level=0.99)
         mean = float(at_horizon(v["pnl_mean"]).sel(portfolio="hedged"))
@@ -176,10 +176,10 @@ def _time_table(ds: xr.Dataset, dims: list[str]) -> list[str]:
     lines += [head, "-" * len(head)]
     for k, t in enumerate(ds["time"].values):
         x = v.isel(time=k).sel(level=0.99)
-        lines.append(f"{t:>12g}{fmt_number(float(x['var'].sel(portfolio='hedged'))):>18}"
-                     f"{fmt_number(float(x['es'].sel(portfolio='hedged'))):>17}"
-                     f"{fmt_number(float(x['var'].sel(portfolio='unhedged'))):>19}"
-                     f"{fmt_number(float(x['es'].sel(portfolio='unhedged'))):>18}")
+        lines.append(f"{t:>12g}{fmt_number(float(x['value_at_risk'].sel(portfolio='hedged'))):>18}"
+                     f"{fmt_number(float(x['expected_shortfall'].sel(portfolio='hedged'))):>17}"
+                     f"{fmt_number(float(x['value_at_risk'].sel(portfolio='unhedged'))):>19}"
+                     f"{fmt_number(float(x['expected_shortfall'].sel(portfolio='unhedged'))):>18}")
     return lines
 
 

@@ -68,11 +68,23 @@ def read(path: str | Path, *, lazy: bool = False) -> xr.Dataset:
         if ds.attrs.get("complete") is False:  # a distributed run's store before its last shard (sim.distributed)
             raise ResultFileError(f"result {str(p)!r}: not complete (an interrupted distributed run); finish it "
                                   "with hedgesim run ... --resume")
+        ds = upgrade_names(ds)
         return ds if lazy else ds.load()
     except ResultFileError:
         raise
     except Exception as exc:  # corrupt or foreign file
         raise ResultFileError(f"result {str(p)!r}: cannot be read ({type(exc).__name__}: {exc})") from None
+
+
+# names of results written before format v1, which shadowed Dataset methods (ds.var, ds.quantile)
+LEGACY_NAMES = {"var": "value_at_risk", "var_se": "value_at_risk_se", "es": "expected_shortfall",
+                "es_se": "expected_shortfall_se", "quantile": "quantile_level"}
+
+
+def upgrade_names(ds: xr.Dataset) -> xr.Dataset:
+    """A result written before format v1 with today's variable and coordinate names."""
+    old = {a: b for a, b in LEGACY_NAMES.items() if a in ds.variables and b not in ds.variables}
+    return ds.rename(old) if old else ds
 
 
 def is_zarr_store(p: Path) -> bool:

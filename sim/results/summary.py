@@ -20,7 +20,7 @@ def summarize(ds: xr.Dataset) -> xr.Dataset:
     """Add (or recompute) the summary variables (docs/outputs.md) from the per-path variables."""
     ds = ds.drop_vars([v for v in SUMMARY_VARS if v in ds], errors="ignore")
     m_unit = ds.attrs.get("margin_unit", ds["funding"].attrs.get("units", "BTC"))
-    ds = ds.assign_coords(level=("level", LEVELS), quantile=("quantile", QUANTILES),
+    ds = ds.assign_coords(level=("level", LEVELS), quantile_level=("quantile_level", QUANTILES),
                           portfolio=("portfolio", PORTFOLIOS))
 
     if "weight" in ds:
@@ -47,17 +47,17 @@ def summarize(ds: xr.Dataset) -> xr.Dataset:
         return np.stack([v, vse, e, ese])
 
     risk = by_portfolio(_risk, ["_stat", "level"]).assign_coords(level=LEVELS)
-    ds["var"] = risk.isel(_stat=0).assign_attrs(units="USD", long_name="value at risk of PnL (positive = loss)")
-    ds["var_se"] = risk.isel(_stat=1).assign_attrs(units="USD", long_name="standard error of VaR (order statistics)")
-    ds["es"] = risk.isel(_stat=2).assign_attrs(units="USD", long_name="expected shortfall of PnL (positive = loss)")
-    ds["es_se"] = risk.isel(_stat=3).assign_attrs(units="USD", long_name="standard error of ES")
+    ds["value_at_risk"] = risk.isel(_stat=0).assign_attrs(units="USD", long_name="value at risk of PnL (positive = loss)")
+    ds["value_at_risk_se"] = risk.isel(_stat=1).assign_attrs(units="USD", long_name="standard error of VaR (order statistics)")
+    ds["expected_shortfall"] = risk.isel(_stat=2).assign_attrs(units="USD", long_name="expected shortfall of PnL (positive = loss)")
+    ds["expected_shortfall_se"] = risk.isel(_stat=3).assign_attrs(units="USD", long_name="standard error of ES")
 
     mom = by_portfolio(lambda x: np.array(stats.mean_se(x)), ["_stat"])
     ds["pnl_mean"] = mom.isel(_stat=0).assign_attrs(units="USD", long_name="mean PnL")
     ds["pnl_mean_se"] = mom.isel(_stat=1).assign_attrs(units="USD", long_name="standard error of the mean PnL")
     ds["pnl_std"] = mom.isel(_stat=2).assign_attrs(units="USD", long_name="standard deviation of PnL")
-    ds["pnl_quantile"] = by_portfolio(lambda x: stats.quantiles(x, QUANTILES), ["quantile"]).assign_coords(
-        quantile=QUANTILES).assign_attrs(
+    ds["pnl_quantile"] = by_portfolio(lambda x: stats.quantiles(x, QUANTILES), ["quantile_level"]).assign_coords(
+        quantile_level=QUANTILES).assign_attrs(
         units="USD", long_name="quantiles of PnL")
     var_h = ds["hedged_value"].var("path", ddof=1)
     var_u = ds["unhedged_value"].var("path", ddof=1)
@@ -66,8 +66,8 @@ def summarize(ds: xr.Dataset) -> xr.Dataset:
     ds["hedge_effectiveness_se"] = xr.apply_ufunc(
         stats.hedge_effectiveness_batch_se, ds["hedged_value"], ds["unhedged_value"], input_core_dims=[["path"], ["path"]],
         vectorize=True).assign_attrs(units="1", long_name="standard error of hedge effectiveness (20 batch means)")
-    q = by_portfolio(lambda x: stats.quantile_interval(x, QUANTILES), ["_stat", "quantile"]).assign_coords(
-        quantile=QUANTILES)
+    q = by_portfolio(lambda x: stats.quantile_interval(x, QUANTILES), ["_stat", "quantile_level"]).assign_coords(
+        quantile_level=QUANTILES)
     ds["pnl_quantile_low"] = q.isel(_stat=0).assign_attrs(units="USD", long_name="95 % interval of the PnL quantile, lower (order statistics)")
     ds["pnl_quantile_high"] = q.isel(_stat=1).assign_attrs(units="USD", long_name="95 % interval of the PnL quantile, upper")
 
@@ -89,12 +89,12 @@ def summarize(ds: xr.Dataset) -> xr.Dataset:
         ("max_drawdown_quantile", "max_drawdown", "USD", "quantiles of the hedged portfolio's maximum drawdown"),
     ]:
         ds[name] = xr.apply_ufunc(_nanquantiles, ds[src], input_core_dims=[["path"]],
-                                  output_core_dims=[["quantile"]], vectorize=True).assign_coords(
-            quantile=QUANTILES).assign_attrs(units=units, long_name=ln)
+                                  output_core_dims=[["quantile_level"]], vectorize=True).assign_coords(
+            quantile_level=QUANTILES).assign_attrs(units=units, long_name=ln)
 
     _paired_and_shortfall(ds)
     ds["level"].attrs = {"units": "1", "long_name": "confidence level of VaR / ES"}
-    ds["quantile"].attrs = {"units": "1", "long_name": "probability level of the quantile"}
+    ds["quantile_level"].attrs = {"units": "1", "long_name": "probability level of the quantile"}
     return ds
 
 
@@ -130,10 +130,10 @@ def _summarize_weighted(ds: xr.Dataset, m_unit: str) -> xr.Dataset:
         return np.stack([v, np.full(LEVELS.size, np.nan), e, se])
 
     risk = wapply(_risk, pnl, ["_stat", "level"]).assign_coords(level=LEVELS)
-    for k, (name, ln) in enumerate([("var", "value at risk of PnL (positive = loss), IS-weighted"),
-                                    ("var_se", "not available under importance sampling"),
-                                    ("es", "expected shortfall of PnL (positive = loss), IS-weighted"),
-                                    ("es_se", "standard error of ES (delta method, IS-weighted)")]):
+    for k, (name, ln) in enumerate([("value_at_risk", "value at risk of PnL (positive = loss), IS-weighted"),
+                                    ("value_at_risk_se", "not available under importance sampling"),
+                                    ("expected_shortfall", "expected shortfall of PnL (positive = loss), IS-weighted"),
+                                    ("expected_shortfall_se", "standard error of ES (delta method, IS-weighted)")]):
         ds[name] = risk.isel(_stat=k).assign_attrs(units="USD", long_name=ln)
 
     def _moments(x, ww):
@@ -148,7 +148,7 @@ def _summarize_weighted(ds: xr.Dataset, m_unit: str) -> xr.Dataset:
     ds["pnl_mean_se"] = mom.isel(_stat=1).assign_attrs(units="USD", long_name="standard error of the mean PnL")
     ds["pnl_std"] = mom.isel(_stat=2).assign_attrs(units="USD", long_name="standard deviation of PnL")
     ds["pnl_quantile"] = wapply(lambda x, ww: stats.weighted_quantiles(x, ww, QUANTILES), pnl,
-                                ["quantile"]).assign_coords(quantile=QUANTILES).assign_attrs(
+                                ["quantile_level"]).assign_coords(quantile_level=QUANTILES).assign_attrs(
         units="USD", long_name="quantiles of PnL (IS-weighted)")
     vm = wapply(_moments, xr.concat([ds["hedged_value"], ds["unhedged_value"]], dim="_p"), ["_stat"])
     var_h, var_u = vm.isel(_stat=2, _p=0) ** 2, vm.isel(_stat=2, _p=1) ** 2
@@ -168,11 +168,11 @@ def _summarize_weighted(ds: xr.Dataset, m_unit: str) -> xr.Dataset:
         def _wq(x, ww):
             ok = ~np.isnan(x)
             return stats.weighted_quantiles(x[ok], ww[ok], QUANTILES) if ok.any() else np.full(QUANTILES.size, np.nan)
-        ds[name] = wapply(_wq, ds[src], ["quantile"]).assign_coords(quantile=QUANTILES).assign_attrs(
+        ds[name] = wapply(_wq, ds[src], ["quantile_level"]).assign_coords(quantile_level=QUANTILES).assign_attrs(
             units=units, long_name=f"quantiles of {src} (IS-weighted)")
     _paired_and_shortfall(ds, w)
     ds["level"].attrs = {"units": "1", "long_name": "confidence level of VaR / ES"}
-    ds["quantile"].attrs = {"units": "1", "long_name": "probability level of the quantile"}
+    ds["quantile_level"].attrs = {"units": "1", "long_name": "probability level of the quantile"}
     return ds
 
 
@@ -266,7 +266,7 @@ def _es_diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 SUMMARY_VARS = [
     "liquidation_probability", "liquidation_probability_se", "liquidation_probability_low",
-    "liquidation_probability_high", "var", "var_se", "es", "es_se", "pnl_mean", "pnl_mean_se", "pnl_std",
+    "liquidation_probability_high", "value_at_risk", "value_at_risk_se", "expected_shortfall", "expected_shortfall_se", "pnl_mean", "pnl_mean_se", "pnl_std",
     "pnl_quantile", "hedge_effectiveness", "funding_mean", "funding_mean_se", "funding_usd_mean",
     "funding_usd_mean_se", "fees_mean", "fees_mean_se", "max_drawdown_mean", "max_drawdown_mean_se",
     "liquidation_time_quantile", "funding_quantile", "max_drawdown_quantile", "es_hedged_minus_unhedged",

@@ -37,7 +37,7 @@ DEFAULT = ROOT / "configs" / "default.toml"
 HEDGESIM = [sys.executable, "-m", "sim"]
 
 # statistics that are order statistics or counts: bitwise equal to the single-process summary
-EXACT = {"var", "var_se", "pnl_quantile", "pnl_quantile_low", "pnl_quantile_high", "liquidation_time_quantile",
+EXACT = {"value_at_risk", "value_at_risk_se", "pnl_quantile", "pnl_quantile_low", "pnl_quantile_high", "liquidation_time_quantile",
          "funding_quantile", "max_drawdown_quantile", "liquidation_probability", "liquidation_probability_se",
          "liquidation_probability_low", "liquidation_probability_high", "shortfall_probability",
          "shortfall_probability_se", "shortfall_probability_low", "shortfall_probability_high",

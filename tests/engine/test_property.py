@@ -236,7 +236,7 @@ def check_result(cfg: sim.Config, ds) -> None:
     lp = float(ds["liquidation_price"])
     assert math.isnan(lp) or (math.isfinite(lp) and lp > 0), f"liquidation_price = {lp}"
     for name in ["liquidation_probability", "liquidation_probability_se", "liquidation_probability_low",
-                 "liquidation_probability_high", "var", "var_se", "es", "pnl_mean", "pnl_mean_se", "pnl_std",
+                 "liquidation_probability_high", "value_at_risk", "value_at_risk_se", "expected_shortfall", "pnl_mean", "pnl_mean_se", "pnl_std",
                  "pnl_quantile", "funding_mean", "funding_mean_se", "funding_usd_mean",
                  "funding_usd_mean_se", "fees_mean", "fees_mean_se", "max_drawdown_mean",
                  "max_drawdown_mean_se"]:
@@ -246,12 +246,12 @@ def check_result(cfg: sim.Config, ds) -> None:
     no_risk = float(ds["pnl_std"].sel(portfolio="unhedged")) == 0.0
     _finite(ds, "hedge_effectiveness", allow_nan=no_risk)
     single_tail = xr.DataArray([tail_count(n, a) <= 1 for a in ds["level"].values], dims="level")
-    _finite(ds, "es_se", allow_nan=single_tail.broadcast_like(ds["es_se"]).transpose(*ds["es_se"].dims).values)
+    _finite(ds, "expected_shortfall_se", allow_nan=single_tail.broadcast_like(ds["expected_shortfall_se"]).transpose(*ds["expected_shortfall_se"].dims).values)
     p = float(ds["liquidation_probability"])
     lo, hi = float(ds["liquidation_probability_low"]), float(ds["liquidation_probability_high"])
     assert p == pytest.approx(liq.mean())
     assert 0.0 <= lo <= p <= hi <= 1.0, f"95 % interval [{lo!r}, {hi!r}] must contain the estimate {p!r}"
-    assert (ds["es"] >= ds["var"] - 1e-9 * abs(ds["var"])).all(), "ES must not be below VaR"
+    assert (ds["expected_shortfall"] >= ds["value_at_risk"] - 1e-9 * abs(ds["value_at_risk"])).all(), "ES must not be below VaR"
 
     # stored sample trajectories (--save-paths): every point filled and finite
     if cfg.simulation.save_paths:

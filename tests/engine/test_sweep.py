@@ -28,11 +28,11 @@ SEED_EXAMPLE = ROOT / "configs" / "seed_example.toml"
 PER_PATH = ["index_T", "mark_T", "liquidated", "liquidation_time", "hedged_value", "unhedged_value", "hedged_pnl",
             "unhedged_pnl", "funding", "funding_usd", "fees", "min_margin_level", "required_collateral",
             "max_drawdown"]
-SUMMARY = ["liquidation_probability", "liquidation_probability_low", "liquidation_probability_high", "var", "es",
+SUMMARY = ["liquidation_probability", "liquidation_probability_low", "liquidation_probability_high", "value_at_risk", "expected_shortfall",
            "pnl_mean", "pnl_std", "pnl_quantile", "hedge_effectiveness", "funding_mean", "liquidation_price",
            "leverage", "collateral_posted", "hedge_size", "contracts", "initial_wealth"]
-BITWISE_SUMMARY = ["liquidation_probability", "liquidation_probability_low", "liquidation_probability_high", "var",
-                   "es", "pnl_quantile", "liquidation_price", "leverage", "collateral_posted", "hedge_size",
+BITWISE_SUMMARY = ["liquidation_probability", "liquidation_probability_low", "liquidation_probability_high", "value_at_risk",
+                   "expected_shortfall", "pnl_quantile", "liquidation_price", "leverage", "collateral_posted", "hedge_size",
                    "contracts", "initial_wealth"]
 
 
@@ -181,7 +181,7 @@ def test_paired_se_is_much_smaller_than_independent():
     assert ds["es_hedged_vs_base"].dims == ("collateral", "level")
     assert np.all(ds["es_hedged_vs_base_se"].sel(collateral=0.105).values >= 0)
     assert ds["es_hedged_minus_unhedged"].dims == ("collateral", "level")
-    es_se = ds["es_se"].sel(portfolio="hedged", collateral=0.105, level=0.99)
+    es_se = ds["expected_shortfall_se"].sel(portfolio="hedged", collateral=0.105, level=0.99)
     assert float(ds["es_hedged_vs_base_se"].sel(collateral=0.105, level=0.99)) < float(es_se)
 
 
@@ -231,11 +231,11 @@ def test_report_at_adds_a_time_dim_equal_to_the_horizon_run():
     for name in ("liquidated", "funding", "index_T", "required_collateral", "max_drawdown"):
         assert np.array_equal(ds[name].values, base[name].values, equal_nan=True), name
     # risk by report time; at the horizon it is the risk of the run without report times
-    assert set(ds["es"].dims) == {"time", "portfolio", "level"}
-    for name in ("es", "var"):
+    assert set(ds["expected_shortfall"].dims) == {"time", "portfolio", "level"}
+    for name in ("expected_shortfall", "value_at_risk"):
         assert np.array_equal(ds[name].isel(time=-1).transpose(*base[name].dims).values, base[name].values), name
     # the unhedged risk grows with time (sqrt(7) ~ 2.6 for diffusion)
-    es_u = ds["es"].sel(portfolio="unhedged", level=0.99)
+    es_u = ds["expected_shortfall"].sel(portfolio="unhedged", level=0.99)
     assert 1.8 < float(es_u.sel(time=7.0)) / float(es_u.sel(time=1.0)) < 3.5
     # the early slice is the value at that time: unhedged (N + C) S_1d; a path liquidated by
     # then holds the bare stack from then on
@@ -264,7 +264,7 @@ def test_tail_statistics_and_shortfall_probability():
     assert float(ds["shortfall_probability"]) == np.count_nonzero(hv < 62_000.0) / hv.size
     assert 0 < float(ds["shortfall_probability"]) < 1
     assert float(ds["shortfall_probability_low"]) < float(ds["shortfall_probability"]) < float(ds["shortfall_probability_high"])
-    q = ds["quantile"].values
+    q = ds["quantile_level"].values
     t = ds["liquidation_time"].values
     assert np.allclose(ds["liquidation_time_quantile"].values, np.quantile(t[~np.isnan(t)], q))
     assert np.allclose(ds["funding_quantile"].values, np.quantile(ds["funding"].values, q))
@@ -272,6 +272,6 @@ def test_tail_statistics_and_shortfall_probability():
     assert ds["liquidation_time_quantile"].attrs["units"] == "days"
     # hedged minus unhedged ES on the same paths, with its paired SE
     d = ds["es_hedged_minus_unhedged"].sel(level=0.99)
-    es = ds["es"].sel(level=0.99)
+    es = ds["expected_shortfall"].sel(level=0.99)
     assert float(d) == pytest.approx(float(es.sel(portfolio="hedged") - es.sel(portfolio="unhedged")), rel=1e-12)
     assert float(ds["es_hedged_minus_unhedged_se"].sel(level=0.99)) > 0

@@ -28,7 +28,7 @@ NANQ_VARS = {"liquidation_time_quantile": "liquidation_time", "funding_quantile"
 # summary variables computed here (unweighted results)
 STREAMED = {
     "liquidation_probability", "liquidation_probability_se", "liquidation_probability_low",
-    "liquidation_probability_high", "var", "var_se", "es", "es_se", "pnl_mean", "pnl_mean_se", "pnl_std",
+    "liquidation_probability_high", "value_at_risk", "value_at_risk_se", "expected_shortfall", "expected_shortfall_se", "pnl_mean", "pnl_mean_se", "pnl_std",
     "pnl_quantile", "pnl_quantile_low", "pnl_quantile_high", "hedge_effectiveness", "hedge_effectiveness_se",
     "funding_mean", "funding_mean_se", "funding_usd_mean", "funding_usd_mean_se", "fees_mean", "fees_mean_se",
     "max_drawdown_mean", "max_drawdown_mean_se", "liquidation_time_quantile", "funding_quantile",
@@ -141,7 +141,7 @@ def _var_es(p: Passes, tails: Iterator, out: dict) -> np.ndarray:
                     es_se[pi, j, li] = math.sqrt((tail_sd2 + a * (es[pi, j, li] - v) ** 2) / k)
                 else:
                     es_se[pi, j, li] = math.nan
-    out["var"], out["var_se"], out["es"], out["es_se"] = var, var_se, es, es_se
+    out["value_at_risk"], out["value_at_risk_se"], out["expected_shortfall"], out["expected_shortfall_se"] = var, var_se, es, es_se
     return es
 
 
@@ -256,9 +256,9 @@ def to_dataarrays(out: dict, tmpl: xr.Dataset, pnl_dims, pnl_shape, liq_dims, li
         "liq": (liq_dims, liq_shape),
     }
     spec = {
-        "var": ("pnl2", "level"), "var_se": ("pnl2", "level"), "es": ("pnl2", "level"), "es_se": ("pnl2", "level"),
-        "pnl_quantile": ("pnl2", "quantile"), "pnl_quantile_low": ("pnl2", "quantile"),
-        "pnl_quantile_high": ("pnl2", "quantile"), "pnl_mean": ("pnl2", None), "pnl_std": ("pnl2", None),
+        "value_at_risk": ("pnl2", "level"), "value_at_risk_se": ("pnl2", "level"), "expected_shortfall": ("pnl2", "level"), "expected_shortfall_se": ("pnl2", "level"),
+        "pnl_quantile": ("pnl2", "quantile_level"), "pnl_quantile_low": ("pnl2", "quantile_level"),
+        "pnl_quantile_high": ("pnl2", "quantile_level"), "pnl_mean": ("pnl2", None), "pnl_std": ("pnl2", None),
         "pnl_mean_se": ("pnl2", None), "hedge_effectiveness": ("pnl", None), "hedge_effectiveness_se": ("pnl", None),
         "es_hedged_minus_unhedged": ("pnl", "level"), "es_hedged_minus_unhedged_se": ("pnl", "level"),
         "es_hedged_vs_base": ("liq", "level"), "es_hedged_vs_base_se": ("liq", "level"),
@@ -270,7 +270,7 @@ def to_dataarrays(out: dict, tmpl: xr.Dataset, pnl_dims, pnl_shape, liq_dims, li
     for name in MEAN_VARS:
         spec[name] = spec[name + "_se"] = ("liq", None)
     for name in NANQ_VARS:
-        spec[name] = ("liq", "quantile")
+        spec[name] = ("liq", "quantile_level")
     arrays = {}
     for name, values in out.items():
         if name not in tmpl:

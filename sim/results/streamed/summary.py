@@ -45,7 +45,7 @@ def summarize_store(store: str, *, client=None, progress: Callable[[str], None] 
     keep = [v for v in wanted if v in out]
     summ = xr.Dataset({v: out[v] for v in keep})
     summ.attrs = {k: v for k, v in tmpl.attrs.items() if k not in lazy.attrs}  # e.g. value_threshold_usd
-    for c in ("level", "quantile", "portfolio"):
+    for c in ("level", "quantile_level", "portfolio"):
         if c in tmpl.coords:
             summ = summ.assign_coords({c: tmpl[c]})
     return summ, info
