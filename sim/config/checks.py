@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sim.config.durations import YEAR_SECONDS, format_duration, parse_duration, show_value
+from sim.config.durations import YEAR_SECONDS, format_duration, parse_delay, parse_duration, show_value
 from sim.config.schema import MAX_STEPS, Field, split_dotted
 from sim.errors import ConfigError
 from sim.market.registry import log_return_moments
@@ -39,6 +39,10 @@ def check_field(section: str, key: str, field: Field, value: Any) -> Any:
         seconds = parse_duration(value, name)
         check_range(name, value, seconds, field)
         return value.strip()
+    if kind == "delay":  # a duration that may be zero
+        seconds = parse_delay(value, name)
+        check_range(name, value, seconds, field)
+        return value.strip() if isinstance(value, str) else "0s"
     if kind == "tiers":
         return check_tiers(name, value)
     if kind == "tilt":
@@ -144,7 +148,7 @@ def check_tiers(name: str, value: Any) -> list[dict[str, float]]:
 
 
 
-SWEEPABLE_SECTIONS = ("position", "exchange")
+SWEEPABLE_SECTIONS = ("position", "exchange", "policy")
 SWEEPABLE_KEYS = ("funding.cap",)
 
 
@@ -301,6 +305,7 @@ def check_cross(cfg: Config) -> None:
             raise ConfigError(f"position.hedge_ratio = {pos.hedge_ratio:g}: the hedge ({target:.6g} {unit}) is "
                               f"smaller than one contract (position.contract_size = {cfg.contract_size:g} {unit})")
     check_price_range(cfg)
+    check_policy(cfg)
     ex = cfg.exchange
     if ex.maintenance_margin is not None and 0.0 < ex.maintenance_margin < MIN_RATE:
         raise ConfigError(f"exchange.maintenance_margin = {show_value(ex.maintenance_margin)}: use 0 or a rate of at "
@@ -361,3 +366,40 @@ def hedge_target(cfg: Config) -> float:
         held = pos.stack + (cfg.collateral if pos.hedge_collateral else 0.0)
         return pos.hedge_ratio * held * cfg.market.spot
     return pos.hedge_ratio * pos.stack
+
+
+def check_policy(cfg: Config) -> None:
+    """The [policy] rules and the exchange's margin mode: levels in a sensible order, and
+    the defaults that depend on other keys (top_up_to = 2 x trigger, withdraw_to = half of
+    withdraw_above)."""
+    p, ex = cfg.policy, cfg.exchange
+    values = cfg._values["policy"]
+    if p.top_up_trigger is None:
+        if p.top_up_to is not None:
+            raise ConfigError(f"policy.top_up_to = {show_value(p.top_up_to)}: needs policy.top_up_trigger")
+    else:
+        if p.top_up_to is None:
+            values["top_up_to"] = 2.0 * p.top_up_trigger
+        elif p.top_up_to <= p.top_up_trigger:
+            raise ConfigError(f"policy.top_up_to = {show_value(p.top_up_to)}: must be above policy.top_up_trigger "
+                              f"= {show_value(p.top_up_trigger)}")
+        if p.top_up_reserve == 0.0 and not p.rehedge:
+            cfg.notes.append("policy.top_up_trigger is set but policy.top_up_reserve = 0: no top-up can be sent")
+    if p.withdraw_above is None:
+        if p.withdraw_to is not None:
+            raise ConfigError(f"policy.withdraw_to = {show_value(p.withdraw_to)}: needs policy.withdraw_above")
+    else:
+        if p.withdraw_to is None:
+            values["withdraw_to"] = max(p.withdraw_above / 2.0, 1.0 + 0.5 * (p.withdraw_above - 1.0))
+        elif p.withdraw_to >= p.withdraw_above:
+            raise ConfigError(f"policy.withdraw_to = {show_value(p.withdraw_to)}: must be below policy.withdraw_above "
+                              f"= {show_value(p.withdraw_above)}")
+        if p.top_up_trigger is not None and cfg.policy.withdraw_to <= cfg.policy.top_up_to:
+            raise ConfigError(f"policy.withdraw_to = {show_value(cfg.policy.withdraw_to)}: must be above "
+                              f"policy.top_up_to = {show_value(cfg.policy.top_up_to)} (else every top-up is "
+                              "withdrawn again)")
+    if ex.margin_mode in ("isolated_auto_add", "cross") and ex.wallet == 0.0:
+        cfg.notes.append(f'exchange.margin_mode = "{ex.margin_mode}" with exchange.wallet = 0: the same as isolated')
+    if p.rehedge and p.top_up_reserve == 0.0:
+        cfg.notes.append("policy.rehedge = true with policy.top_up_reserve = 0: the reserve cannot pay a re-opened "
+                         "hedge's collateral")

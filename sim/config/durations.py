@@ -33,6 +33,15 @@ def parse_duration(text: Any, field: str = "duration") -> float:
     return seconds
 
 
+def parse_delay(text: Any, field: str = "delay") -> float:
+    """A duration that may be zero: 0, "0" or "0s"/"0h"/..., else as ``parse_duration``."""
+    if not isinstance(text, bool) and isinstance(text, (int, float)) and text == 0:
+        return 0.0
+    if isinstance(text, str) and re.fullmatch(r"\s*0+(?:\.0*)?\s*(s|sec|min|h|d|w)?\s*", text):
+        return 0.0
+    return parse_duration(text, field)
+
+
 def format_duration(seconds: float) -> str:
     """Shortest exact human form of a duration in seconds (inverse of parse_duration)."""
     for unit, size in (("d", 86400.0), ("h", 3600.0), ("min", 60.0)):

@@ -92,6 +92,32 @@ SCHEMA: dict[str, dict[str, Field]] = {
                                 0.0, 0.5, hi_open=True),
         "tiers": F("tiers", None, "", "risk-limit tiers: [{limit, rate, deduction}] by position value in the margin currency"),
         "taker_fee": F("float", 0.0005, "fraction", "taker fee rate on traded notional (open and close)", 0.0, 0.01),
+        "margin_mode": F("str", "isolated", "", "isolated margin; isolated with the exchange's automatic margin "
+                         "addition from the wallet; or cross margin (the whole exchange balance backs the position)",
+                         choices=("isolated", "isolated_auto_add", "cross")),
+        "wallet": F("float", 0.0, "BTC (inverse) / USD (linear)", "exchange wallet balance outside the position "
+                    "(auto-add and cross margin draw on it; lost in a default)", 0.0, 1e12),
+        "default_rate": F("float", 0.0, "1/yr", "hazard rate of the exchange failing (constant, per year)", 0.0, 10.0),
+        "recovery_rate": F("float", 0.0, "fraction", "share of what is on the exchange recovered after a default",
+                           0.0, 1.0),
+    },
+    "policy": {
+        "top_up_reserve": F("float", 0.0, "BTC (inverse) / USD (linear)", "reserve that tops the margin up "
+                            "(kept off the exchange unless transfer_delay is 0)", 0.0, 1e12),
+        "top_up_trigger": F("float", None, "1", "margin level (equity / maintenance margin) at or below which a "
+                            "top-up is sent; none: no top-ups", 1.0, 1000.0, lo_open=True),
+        "top_up_to": F("float", None, "1", "margin level a top-up restores; default 2 x top_up_trigger",
+                       1.0, 10000.0, lo_open=True),
+        "transfer_delay": F("delay", "0s", "duration", "time a transfer takes to arrive (0: an exchange wallet; "
+                            "hours: on-chain)", 0.0, 30 * 86400.0),
+        "withdraw_above": F("float", None, "1", "margin level above which excess is withdrawn to the reserve; "
+                            "none: no withdrawals", 1.0, 10000.0, lo_open=True),
+        "withdraw_to": F("float", None, "1", "margin level a withdrawal leaves; default withdraw_above / 2",
+                         1.0, 10000.0, lo_open=True),
+        "rehedge": F("bool", False, "", "re-open the hedge after a liquidation, with the original collateral "
+                     "from the reserve (fees paid again)"),
+        "rehedge_delay": F("delay", "1h", "duration", "time from a liquidation to the re-opened hedge",
+                           0.0, 30 * 86400.0),
     },
     "simulation": {
         "paths": F("int", 100_000, "paths", "number of simulated paths", 1, 1e9),

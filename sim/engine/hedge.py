@@ -10,6 +10,7 @@ import numpy as np
 from sim.config import Config, ConfigError, hedge_target
 from sim.instruments import CONTRACTS
 from sim.instruments.perpetual import INVERSE, fee, liquidation_price, margin_excess, position_value, tier_arrays
+from sim.engine.management import Management, resolve_management
 from sim.kernel import AccountArgs
 
 
@@ -27,6 +28,7 @@ class Hedge:
     tiers: tuple[np.ndarray, np.ndarray, np.ndarray]
     funding_every: int
     funding_cap: float
+    management: Management = Management()  # static isolated hedge unless a policy or exchange risk is set
 
     @property
     def open_fee(self) -> float:
@@ -57,7 +59,7 @@ def resolve_hedge(cfg: Config) -> Hedge:
     collateral = cfg.collateral
     h = Hedge(kind=kind, stack=pos.stack, collateral=collateral, size=size, contracts=contracts,
               entry=entry, fee_rate=ex.taker_fee, tiers=tiers, funding_every=cfg.funding_every,
-              funding_cap=cfg.funding.cap)
+              funding_cap=cfg.funding.cap, management=resolve_management(cfg))
     if size > 0 and margin_excess(kind, size, entry, collateral, entry, tiers, h.open_fee) <= 0:
         mm = margin_excess(kind, size, entry, 0.0, entry, tiers, 0.0) * -1.0
         raise ConfigError(
@@ -79,6 +81,7 @@ def account_args(hedges: list[Hedge]) -> AccountArgs:
         ded.append(h.tiers[2])
     i64 = lambda xs: np.asarray(xs, dtype=np.int64)  # noqa: E731
     f64 = lambda xs: np.asarray(xs, dtype=np.float64)  # noqa: E731
+    ms = [h.management for h in hedges]
     return AccountArgs(
         kind=i64([h.kind for h in hedges]),
         stack=f64([h.stack for h in hedges]),
@@ -91,4 +94,18 @@ def account_args(hedges: list[Hedge]) -> AccountArgs:
         tier_limits=np.concatenate(lim),
         tier_rates=np.concatenate(rat),
         tier_deductions=np.concatenate(ded),
+        managed=np.array([m.managed for m in ms], dtype=np.bool_),
+        margin_mode=i64([m.margin_mode for m in ms]),
+        wallet=f64([m.wallet for m in ms]),
+        reserve=f64([m.reserve for m in ms]),
+        top_up_trigger=f64([m.top_up_trigger for m in ms]),
+        top_up_to=f64([m.top_up_to for m in ms]),
+        withdraw_above=f64([m.withdraw_above for m in ms]),
+        withdraw_to=f64([m.withdraw_to for m in ms]),
+        delay_steps=i64([m.delay_steps for m in ms]),
+        rehedge=np.array([m.rehedge for m in ms], dtype=np.bool_),
+        rehedge_delay_steps=i64([m.rehedge_delay_steps for m in ms]),
+        default_rate_step=f64([m.default_rate_step for m in ms]),
+        recovery_rate=f64([m.recovery_rate for m in ms]),
+        default_on=any(m.default_rate_step > 0.0 for m in ms),
     )

@@ -23,10 +23,11 @@ def run_accounts(cfg: Config, hedges: list[Hedge], dims: list, s_path: np.ndarra
     mp = MarketParams.from_config(cfg)
     report_steps = cfg.report_steps
     mk = market_args(mp, baseline_arrays(mp), report_steps)
-    out = allocate_outputs(1, len(hedges), 0, 1, len(report_steps))
+    acc = account_args(hedges)
+    out = allocate_outputs(1, len(hedges), 0, 1, len(report_steps), managed=bool(acc.managed.any()))
     f64 = lambda x: np.ascontiguousarray(x, dtype=np.float64)  # noqa: E731
     t0 = time.perf_counter()
-    replay_accounts(f64(s_path), f64(m_path), f64(c_path), f64(f_path), mk, account_args(hedges), out)
+    replay_accounts(f64(s_path), f64(m_path), f64(c_path), f64(f_path), mk, acc, out)
     return RawRun(cfg=cfg, paths=1, seed=0, hedges=hedges, sweep=dims, report_steps=report_steps, market=mp,
                   outputs=out, save_every=1, wall_time=time.perf_counter() - t0, threads=1, chunk_paths=1,
                   info=info)

@@ -22,6 +22,7 @@ from sim.config import Config, ConfigError, load_preset, sweep_dim_name
 from sim.engine.hedge import Hedge, account_args, resolve_hedge
 from sim.engine.importance import importance_tilt
 from sim.kernel import MarketArgs, PathOutputs, simulate_chunk
+from sim.kernel.args import N_POLICY
 from sim.market.params import MarketParams
 from sim.market.stress import MarketArrays, baseline_arrays, stressed_arrays
 
@@ -42,9 +43,11 @@ def market_args(mp: MarketParams, arrays: MarketArrays, report_steps: list[int],
     )
 
 
-def allocate_outputs(paths: int, variants: int, save_paths: int, n_save: int, n_report: int = 1) -> PathOutputs:
+def allocate_outputs(paths: int, variants: int, save_paths: int, n_save: int, n_report: int = 1,
+                     managed: bool = False) -> PathOutputs:
     """Per-path outputs in the narrowest type that keeps their meaning (flags bool,
-    liquidation times float32: 1e-7 relative, i.e. < 1 s over 30 days)."""
+    liquidation times float32: 1e-7 relative, i.e. < 1 s over 30 days). The policy outputs
+    have rows only when a variant is managed."""
     shape = (paths, variants)
     return PathOutputs(
         index_at=np.empty((paths, n_report)), mark_T=np.empty(paths),
@@ -53,7 +56,7 @@ def allocate_outputs(paths: int, variants: int, save_paths: int, n_save: int, n_
         value_at=np.empty((paths, variants, n_report)), log_weight=np.empty(paths),
         funding=np.empty(shape), funding_usd=np.empty(shape),
         fees=np.empty(shape), min_margin_level=np.empty(shape), required_collateral=np.empty(shape),
-        max_drawdown=np.empty(shape),
+        max_drawdown=np.empty(shape), policy=np.zeros((paths if managed else 0, variants, N_POLICY)),
         saved=np.full((save_paths, n_save, 4), np.nan),
     )
 
@@ -161,7 +164,8 @@ def simulate(cfg: Config, paths: int | None = None, seed: int | None = None, *,
     save_k = max(0, min(cfg.simulation.save_paths, paths) - first_path)
     save_every = cfg.save_every
     n_save = cfg.steps // save_every + 1
-    out = allocate_outputs(count, len(hedges), min(save_k, count), n_save, len(report_steps))
+    out = allocate_outputs(count, len(hedges), min(save_k, count), n_save, len(report_steps),
+                           managed=bool(acc.managed.any()))
 
     chunk_blocks = DEFAULT_CHUNK_BLOCKS if chunk_paths is None else max(1, -(-int(chunk_paths) // rng.BLOCK))
     chunk = chunk_blocks * rng.BLOCK
@@ -183,6 +187,8 @@ def simulate(cfg: Config, paths: int | None = None, seed: int | None = None, *,
             b0 = first // rng.BLOCK
             nb = rng.n_blocks(last - first)
             gens = [rng.block_generators(seed, b0, nb, s) for s in rng.STREAMS]
+            # the exchange's default clock: its own stream, drawn only when a variant has default risk
+            gens.append(rng.block_generators(seed, b0, nb, rng.DEFAULT) if acc.default_on else gens[rng.MONITOR])
             simulate_chunk(first, end, *gens, mk, acc, save_every, first_path,
                            _chunk_view(out, first - first_path, last - first_path))
             if bar is not None:

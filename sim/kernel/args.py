@@ -43,6 +43,22 @@ class AccountArgs(NamedTuple):
     tier_limits: np.ndarray  # concatenated tier tables
     tier_rates: np.ndarray
     tier_deductions: np.ndarray
+    # margin management (sim.kernel.managed_pass; docs/policies.md); a variant with
+    # managed = False runs the plain account pass and ignores the rest
+    managed: np.ndarray  # bool
+    margin_mode: np.ndarray  # int64: 0 isolated, 1 isolated_auto_add, 2 cross
+    wallet: np.ndarray  # exchange wallet balance outside the position (margin currency)
+    reserve: np.ndarray  # top-up reserve (margin currency)
+    top_up_trigger: np.ndarray  # margin level at or below which a top-up is sent (NaN: off)
+    top_up_to: np.ndarray  # margin level a top-up restores
+    withdraw_above: np.ndarray  # margin level above which excess is withdrawn (NaN: off)
+    withdraw_to: np.ndarray  # margin level a withdrawal leaves
+    delay_steps: np.ndarray  # int64: steps a transfer takes (0: arrives at once)
+    rehedge: np.ndarray  # bool: re-open the hedge after a liquidation
+    rehedge_delay_steps: np.ndarray  # int64
+    default_rate_step: np.ndarray  # exchange default hazard per step (0: none)
+    recovery_rate: np.ndarray  # fraction of what is on the exchange recovered after a default
+    default_on: bool  # any variant with default risk: the driver draws each path's default clock
 
 
 class PathOutputs(NamedTuple):
@@ -60,4 +76,22 @@ class PathOutputs(NamedTuple):
     min_margin_level: np.ndarray  # (n, V) min equity / maintenance over checks while open (incl. the liquidating one)
     required_collateral: np.ndarray  # (n, V) margin currency
     max_drawdown: np.ndarray  # (n, V) USD, hedged portfolio
+    policy: np.ndarray  # (n, V, N_POLICY) managed accounts only (0 rows otherwise): see POLICY_OUTPUTS
     saved: np.ndarray  # (K, n_save, 4): index, mark, funding rate, equity of variant 0
+
+
+# columns of PathOutputs.policy, in order (name, units: "{m}" is the margin currency)
+POLICY_OUTPUTS = (
+    ("top_ups", "1", "margin transfers into the account (top-ups from the reserve and exchange auto-adds)"),
+    ("reserve_used", "{m}", "amount taken from the reserve (top-ups and re-hedge collateral)"),
+    ("withdrawn", "{m}", "amount withdrawn from the account into the reserve"),
+    ("rehedges", "1", "times the hedge was re-opened after a liquidation"),
+    ("reserve_exhausted", "1", "a top-up or re-hedge needed more than the reserve held"),
+    ("max_on_exchange", "{m}", "largest amount on the exchange (account equity, wallet, a reserve kept there)"),
+    ("mean_on_exchange", "{m}", "time-average amount on the exchange over the monitoring times"),
+    ("exchange_default", "1", "the exchange failed within the horizon"),
+    ("exchange_loss", "{m}", "amount lost in the exchange's default (after recovery)"),
+    ("exchange_loss_usd", "USD", "the exchange loss valued at the index when it happened"),
+    ("liquidation_loss_usd", "USD", "equity forfeited at liquidations, valued at the index when it happened"),
+)
+N_POLICY = len(POLICY_OUTPUTS)

@@ -25,7 +25,8 @@ FUNDING = 1  # funding OU shocks
 BASIS = 2  # basis OU shocks
 JUMPS = 3  # jump arrival times and sizes
 MONITOR = 4  # uniforms of the Brownian-bridge maximum (continuous monitoring)
-STREAMS = (PRICE, FUNDING, BASIS, JUMPS, MONITOR)
+DEFAULT = 5  # the exchange's default clock (one Exp(1) per path; drawn only when a variant has default risk)
+STREAMS = (PRICE, FUNDING, BASIS, JUMPS, MONITOR)  # always drawn; DEFAULT is added when needed
 N_STREAMS = len(STREAMS)
 
 

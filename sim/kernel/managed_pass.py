@@ -1,0 +1,290 @@
+"""The managed account pass: one hedge account along one market path when the hedger (or
+the exchange) moves margin, re-opens the hedge, or the exchange can fail.
+
+Used for a variant only when one of these is on (``acc.managed[v]``); every other variant
+runs the plain ``account_pass`` (so static runs are bitwise what they always were).
+
+At each monitoring time t_i, in this order (docs/policies.md):
+ 0. exchange default: if the exchange fails in (t_{i-1}, t_i], everything on it (account
+    equity at the mark, the exchange wallet, a reserve kept on the exchange) is lost but
+    the recovered fraction; the hedge is gone and the stack unhedged from then on;
+ 1. a transfer arriving now is applied (top-up into the account, withdrawal into the
+    reserve); a re-hedge due now re-opens the hedge at the mark with the original
+    collateral from the reserve (fees paid again);
+ 2. top-up trigger on the checked mark: margin level = equity / maintenance margin at or
+    below ``top_up_trigger`` sends enough of the reserve to bring it back to ``top_up_to``
+    (all that is left if less); it arrives ``delay`` steps later (0: now, before the check);
+ 3. exchange auto-add (isolated_auto_add): while the account would be liquidated and the
+    wallet holds the position's initial margin, the exchange moves it in;
+ 4. liquidation check on the checked mark (cross margin: the wallet backs the position,
+    folded into its collateral at the start);
+ 5. funding, for an account still open;
+ 6. withdrawal trigger on the step's end mark: a margin level above ``withdraw_above``
+    takes the account down to ``withdraw_to``; the amount leaves now and reaches the
+    reserve ``delay`` steps later.
+One transfer is in flight at a time. Amounts are in the margin currency (BTC inverse,
+USD linear); USD figures are valued at the index when they happen.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from sim.instruments.perpetual import INVERSE, fee, maintenance_margin, position_value
+from sim.kernel.account_pass import portfolio_value
+
+ISOLATED = 0
+ISOLATED_AUTO_ADD = 1
+CROSS = 2
+
+
+@njit(cache=True, inline="always")
+def _mm(pv, acc, t0, t1):
+    if t1 - t0 == 1:
+        return acc.tier_rates[t0] * pv - acc.tier_deductions[t0]
+    return maintenance_margin(pv, acc.tier_limits, acc.tier_rates, acc.tier_deductions, t0, t1)
+
+
+@njit(cache=True, inline="always")
+def managed_account_path(v, acc, mk, s_path, m_path, c_path, inv, f_path, default_e, li, out, save, save_every,
+                         eq_path):
+    """One managed hedge account along one market path; writes the plain per-path results
+    and the policy outputs. ``default_e`` is the path's Exp(1) draw of the exchange's
+    default clock (the same for every variant: common random numbers)."""
+    steps = mk.steps
+    k_f = mk.funding_every
+    kind = acc.kind[v]
+    size = acc.size[v]
+    stack = acc.stack[v]
+    c0 = acc.collateral[v]
+    cap = acc.funding_cap[v]
+    t0 = acc.tier_start[v]
+    t1 = acc.tier_end[v]
+    fee_rate = acc.fee_rate[v]
+    inverse = kind == INVERSE
+    # the plain pass's arithmetic: position value size * px (px = 1/M or M), uPnL
+    # sgn * (value - entry value), so a managed account that never acts matches it bitwise
+    px = inv[0] if inverse else m_path
+    px_c = inv[1] if inverse else c_path
+    sgn = 1.0 if inverse else -1.0
+    mode = acc.margin_mode[v]
+    wallet = acc.wallet[v]
+    coll = c0
+    if mode == CROSS:  # the whole exchange balance backs the position
+        coll = c0 + wallet
+        wallet = 0.0
+    reserve = acc.reserve[v]
+    reserve_on_exchange = acc.delay_steps[v] == 0  # an instant transfer: the reserve sits on the exchange
+    trigger = acc.top_up_trigger[v]
+    top_to = acc.top_up_to[v]
+    w_above = acc.withdraw_above[v]
+    w_to = acc.withdraw_to[v]
+    delay = acc.delay_steps[v]
+    rehedge = acc.rehedge[v]
+    rh_delay = acc.rehedge_delay_steps[v]
+    recovery = acc.recovery_rate[v]
+    # exchange default: first check at or after tau = E / h (h per step)
+    h = acc.default_rate_step[v]
+    default_step = steps + 1
+    if h > 0.0 and default_e < np.inf:
+        k = math.ceil(default_e / h)
+        if k <= steps:
+            default_step = max(1, int(k))
+    # leverage setting of the exchange's auto-add: position value at entry / collateral
+    entry = m_path[0]
+    pv_entry = position_value(kind, size, entry)
+    auto_lev = pv_entry / c0 if c0 > 0.0 else 0.0
+
+    fee_open = fee(kind, size, entry, fee_rate)
+    fees = fee_open
+    fund_total = 0.0  # funding received by every life of the hedge
+    fund_usd = 0.0
+    fund_life = 0.0  # funding of the current life (part of its equity)
+    open_ = size > 0.0
+    liq = False
+    liq_t = np.nan
+    min_ml = np.inf
+    n_top = 0
+    n_rehedge = 0
+    reserve_used = 0.0
+    withdrawn = 0.0
+    exhausted = False
+    pending = 0.0  # > 0 top-up in flight to the account, < 0 withdrawal in flight to the reserve
+    arrive = -1
+    rehedge_at = -1
+    defaulted = False
+    ex_loss = 0.0
+    recovered = 0.0
+    liq_loss_usd = 0.0
+    equity = coll - fee_open
+    on_ex0 = equity + wallet + (reserve if reserve_on_exchange else 0.0)
+    max_on_ex = on_ex0
+    sum_on_ex = 0.0
+    if save:
+        eq_path[0] = equity
+    peak = portfolio_value(kind, stack, equity + wallet + reserve, s_path[0])
+    mdd = 0.0
+    k = 0
+    n_f = 0
+    r = 0
+    n_report = mk.report_steps.shape[0]
+    for i in range(1, steps + 1):
+        s = s_path[i]
+        usd_s = s if inverse else 1.0
+        m = m_path[i]
+        pv = size * px[i]
+        k += 1
+        funding_time = k == k_f
+        if funding_time:
+            k = 0
+            n_f += 1
+        # 0. exchange default
+        if not defaulted and i == default_step:
+            defaulted = True
+            eq_now = (coll + sgn * (size * px[i] - pv_entry) + fund_life - fee_open) if open_ else 0.0
+            on_ex = max(eq_now, 0.0) + wallet + (reserve if reserve_on_exchange else 0.0)
+            ex_loss = (1.0 - recovery) * on_ex
+            recovered = recovery * on_ex
+            if reserve_on_exchange:
+                reserve = 0.0
+            if pending != 0.0:  # a transfer in flight goes back where it came from
+                if pending > 0.0:
+                    reserve += pending
+                else:
+                    reserve -= pending
+                pending = 0.0
+            wallet = 0.0
+            open_ = False
+            equity = 0.0
+            coll = 0.0
+            rehedge_at = -1
+        if not defaulted:
+            # 1. arrivals and re-hedges
+            if pending != 0.0 and i >= arrive:
+                if pending > 0.0:
+                    if open_:
+                        coll += pending
+                    else:
+                        reserve += pending  # the hedge is gone: the top-up stays in the reserve
+                else:
+                    reserve -= pending
+                pending = 0.0
+            if rehedge and not open_ and i == rehedge_at:
+                if reserve >= c0 and c0 > 0.0:
+                    reserve -= c0
+                    reserve_used += c0
+                    coll = c0
+                    entry = m
+                    pv_entry = position_value(kind, size, entry)
+                    fee_open = fee(kind, size, entry, fee_rate)
+                    fees += fee_open
+                    fund_life = 0.0
+                    open_ = True
+                    n_rehedge += 1
+                else:
+                    exhausted = True
+            if open_:
+                pv_c = size * px_c[i]
+                mm = _mm(pv_c, acc, t0, t1)
+                eq_c = coll + (sgn * (pv_c - pv_entry) + fund_life - fee_open)
+                # 2. top-up trigger
+                if trigger == trigger and pending == 0.0 and mm > 0.0 and eq_c <= trigger * mm:
+                    need = top_to * mm - eq_c
+                    amount = min(need, reserve)
+                    if amount < need:
+                        exhausted = True
+                    if amount > 0.0:
+                        reserve -= amount
+                        reserve_used += amount
+                        n_top += 1
+                        if delay == 0:
+                            coll += amount
+                            eq_c += amount
+                        else:
+                            pending = amount
+                            arrive = i + delay
+                # 3. exchange auto-add
+                if mode == ISOLATED_AUTO_ADD and auto_lev > 1.0:
+                    im = pv_c / auto_lev
+                    while eq_c <= mm and wallet >= im and im > 0.0:
+                        wallet -= im
+                        coll += im
+                        eq_c += im
+                        n_top += 1
+                if mm > 0.0 and eq_c < min_ml * mm:
+                    min_ml = eq_c / mm
+                # 4. liquidation check
+                if eq_c <= mm:
+                    if not liq:
+                        liq = True
+                        liq_t = i * mk.dt_days
+                    liq_loss_usd += max(eq_c, 0.0) * usd_s
+                    open_ = False
+                    coll = 0.0
+                    equity = 0.0
+                    fund_life = 0.0
+                    if rehedge:
+                        rehedge_at = i + max(rh_delay, 1)
+        # 5. funding
+        if open_ and funding_time:
+            pay = pv * min(max(f_path[n_f], -cap), cap)
+            fund_life += pay
+            fund_total += pay
+            fund_usd += pay * usd_s
+        if open_:
+            equity = coll + sgn * (pv - pv_entry) + fund_life - fee_open
+            # 6. withdrawal trigger on the end mark
+            if w_above == w_above and pending == 0.0:
+                mm_e = _mm(pv, acc, t0, t1)
+                if mm_e > 0.0 and equity > w_above * mm_e:
+                    amount = min(equity - w_to * mm_e, coll)
+                    if amount > 0.0:
+                        coll -= amount
+                        equity -= amount
+                        withdrawn += amount
+                        if delay == 0:
+                            reserve += amount
+                        else:
+                            pending = -amount
+                            arrive = i + delay
+        if reserve <= 0.0 and (trigger == trigger or rehedge):
+            exhausted = True
+        on_ex = (equity if open_ else 0.0) + wallet + (reserve if reserve_on_exchange else 0.0)
+        max_on_ex = max(max_on_ex, on_ex)
+        sum_on_ex += on_ex
+        in_transit = pending if pending > 0.0 else -pending
+        held = equity + wallet + reserve + in_transit + recovered
+        value = stack * s + held * usd_s
+        peak = max(peak, value)
+        mdd = max(mdd, peak - value)
+        if save and i % save_every == 0:
+            eq_path[i // save_every] = equity if open_ else 0.0
+        if r < n_report and i == mk.report_steps[r]:
+            closed = held - (fee_rate * pv if open_ else 0.0)
+            out.value_at[li, v, r] = stack * s + closed * usd_s
+            r += 1
+    if open_:
+        fees += fee(kind, size, m_path[steps], fee_rate)
+    out.liquidated[li, v] = liq
+    out.liquidation_time[li, v] = liq_t
+    out.funding[li, v] = fund_total
+    out.funding_usd[li, v] = fund_usd
+    out.fees[li, v] = fees
+    out.min_margin_level[li, v] = min_ml if min_ml < np.inf else np.nan
+    out.required_collateral[li, v] = np.nan  # the collateral identity does not hold under a policy
+    out.max_drawdown[li, v] = mdd
+    pol = out.policy
+    pol[li, v, 0] = n_top
+    pol[li, v, 1] = reserve_used
+    pol[li, v, 2] = withdrawn
+    pol[li, v, 3] = n_rehedge
+    pol[li, v, 4] = 1.0 if exhausted else 0.0
+    pol[li, v, 5] = max_on_ex
+    pol[li, v, 6] = sum_on_ex / steps
+    pol[li, v, 7] = 1.0 if defaulted else 0.0
+    pol[li, v, 8] = ex_loss
+    pol[li, v, 9] = ex_loss * (s_path[default_step] if inverse and defaulted else 1.0)
+    pol[li, v, 10] = liq_loss_usd
