@@ -82,6 +82,9 @@ def account_args(hedges: list[Hedge]) -> AccountArgs:
     i64 = lambda xs: np.asarray(xs, dtype=np.int64)  # noqa: E731
     f64 = lambda xs: np.asarray(xs, dtype=np.float64)  # noqa: E731
     ms = [h.management for h in hedges]
+    # one managed variant makes every variant of the run managed: the policy outputs then
+    # mean the same for all (a static hedge through the managed pass gives the same results)
+    any_managed = any(m.managed for m in ms)
     return AccountArgs(
         kind=i64([h.kind for h in hedges]),
         stack=f64([h.stack for h in hedges]),
@@ -94,7 +97,7 @@ def account_args(hedges: list[Hedge]) -> AccountArgs:
         tier_limits=np.concatenate(lim),
         tier_rates=np.concatenate(rat),
         tier_deductions=np.concatenate(ded),
-        managed=np.array([m.managed for m in ms], dtype=np.bool_),
+        managed=np.full(len(ms), any_managed, dtype=np.bool_),
         margin_mode=i64([m.margin_mode for m in ms]),
         wallet=f64([m.wallet for m in ms]),
         reserve=f64([m.reserve for m in ms]),

@@ -19,6 +19,7 @@ import xarray as xr
 
 from sim.kernel import rng
 
+from sim.kernel.args import POLICY_OUTPUTS
 from sim.results.summary import summarize
 from sim.version import __version__
 from sim.config import SCHEMA
@@ -49,6 +50,7 @@ PER_PATH = {
     "min_margin_level": ("1", "minimum of equity / maintenance margin while open (NaN: no maintenance)"),
     "required_collateral": ("{m}", "smallest collateral that avoids liquidation on this path (liquidated iff collateral <= this)"),
     "max_drawdown": ("USD", "maximum peak-to-trough fall of the hedged portfolio value"),
+    **{name: (units, long_name) for name, units, long_name in POLICY_OUTPUTS},
     "weight": ("1", "importance-sampling likelihood ratio of the path (estimates are weighted by it)"),
 }
 
@@ -73,10 +75,13 @@ def build_dataset(raw: RawRun) -> xr.Dataset:
     inv = np.array([h.kind == 0 for h in hs])
     stack = np.array([h.stack for h in hs])
     coll = np.array([h.collateral for h in hs])
+    # what is held in the margin currency besides the stack: the collateral, plus the
+    # exchange wallet and the top-up reserve of a managed hedge (docs/policies.md)
+    held = coll + np.array([h.management.wallet + h.management.reserve for h in hs])
     # initial wealth and unhedged holdings: the collateral is BTC for inverse, USD for linear
-    w0 = np.where(inv, (stack + coll) * spot, stack * spot + coll)  # (V,)
-    btc = np.where(inv, stack + coll, stack)
-    usd = np.where(inv, 0.0, coll)
+    w0 = np.where(inv, (stack + held) * spot, stack * spot + held)  # (V,)
+    btc = np.where(inv, stack + held, stack)
+    usd = np.where(inv, 0.0, held)
     unhedged = btc[None, :, None] * o.index_at[:, None, :] + usd[None, :, None]  # (n, V, R)
     hedged = o.value_at  # (n, V, R)
 
@@ -105,6 +110,14 @@ def build_dataset(raw: RawRun) -> xr.Dataset:
         "required_collateral": (pdims, shaped(o.required_collateral)),
         "max_drawdown": (pdims, shaped(o.max_drawdown)),
     }
+    if o.policy.shape[0] > 0:  # a managed hedge: what the policy and the exchange did on each path
+        for j, (name, _, _) in enumerate(POLICY_OUTPUTS):
+            col = o.policy[:, :, j]
+            if name in ("reserve_exhausted", "exchange_default"):
+                col = col > 0.5
+            elif name in ("top_ups", "rehedges"):
+                col = col.astype(np.int32)
+            data[name] = (pdims, shaped(np.ascontiguousarray(col)))
     coords = {"path": np.arange(n, dtype=np.int64)}
     for d, k, values in raw.sweep:
         attrs = {"long_name": f"swept {k}"}
@@ -125,7 +138,7 @@ def build_dataset(raw: RawRun) -> xr.Dataset:
     # per-variant facts of the hedge (scalars without a sweep)
     vdims = tuple(dims)
     for name, values, units, ln in [
-        ("initial_wealth", w0, "USD", "initial wealth: stack + collateral at t=0"),
+        ("initial_wealth", w0, "USD", "initial wealth: stack + collateral (+ wallet and reserve) at t=0"),
         ("hedge_size", np.array([h.size for h in hs]), "USD (inverse) / BTC (linear)", "short position size"),
         ("contracts", np.array([h.contracts for h in hs]), "1", "number of contracts short"),
         ("collateral_posted", coll, m_unit, "collateral posted"),

@@ -10,6 +10,7 @@ import numpy as np
 import xarray as xr
 
 from sim.results import stats
+from sim.results.policy_summary import policy_summary_vars, summarize_policy
 
 LEVELS = np.array([0.95, 0.99, 0.999])
 QUANTILES = np.array([0.001, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 0.999])
@@ -18,7 +19,7 @@ PORTFOLIOS = ["hedged", "unhedged"]
 
 def summarize(ds: xr.Dataset) -> xr.Dataset:
     """Add (or recompute) the summary variables (docs/outputs.md) from the per-path variables."""
-    ds = ds.drop_vars([v for v in SUMMARY_VARS if v in ds], errors="ignore")
+    ds = ds.drop_vars([v for v in SUMMARY_VARS + policy_summary_vars(ds) if v in ds], errors="ignore")
     m_unit = ds.attrs.get("margin_unit", ds["funding"].attrs.get("units", "BTC"))
     ds = ds.assign_coords(level=("level", LEVELS), quantile_level=("quantile_level", QUANTILES),
                           portfolio=("portfolio", PORTFOLIOS))
@@ -93,6 +94,7 @@ def summarize(ds: xr.Dataset) -> xr.Dataset:
             quantile_level=QUANTILES).assign_attrs(units=units, long_name=ln)
 
     _paired_and_shortfall(ds)
+    summarize_policy(ds, m_unit, QUANTILES)
     ds["level"].attrs = {"units": "1", "long_name": "confidence level of VaR / ES"}
     ds["quantile_level"].attrs = {"units": "1", "long_name": "probability level of the quantile"}
     return ds
@@ -171,6 +173,7 @@ def _summarize_weighted(ds: xr.Dataset, m_unit: str) -> xr.Dataset:
         ds[name] = wapply(_wq, ds[src], ["quantile_level"]).assign_coords(quantile_level=QUANTILES).assign_attrs(
             units=units, long_name=f"quantiles of {src} (IS-weighted)")
     _paired_and_shortfall(ds, w)
+    summarize_policy(ds, m_unit, QUANTILES)
     ds["level"].attrs = {"units": "1", "long_name": "confidence level of VaR / ES"}
     ds["quantile_level"].attrs = {"units": "1", "long_name": "probability level of the quantile"}
     return ds
