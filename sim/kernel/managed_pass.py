@@ -93,10 +93,8 @@ def managed_account_path(v, acc, mk, s_path, m_path, c_path, inv, f_path, defaul
         k = math.ceil(default_e / h)
         if k <= steps:
             default_step = max(1, int(k))
-    # leverage setting of the exchange's auto-add: position value at entry / collateral
     entry = m_path[0]
     pv_entry = position_value(kind, size, entry)
-    auto_lev = pv_entry / c0 if c0 > 0.0 else 0.0
 
     fee_open = fee(kind, size, entry, fee_rate)
     fees = fee_open
@@ -206,13 +204,15 @@ def managed_account_path(v, acc, mk, s_path, m_path, c_path, inv, f_path, defaul
                         else:
                             pending = amount
                             arrive = i + delay
-                # 3. exchange auto-add
-                if mode == ISOLATED_AUTO_ADD and auto_lev > 1.0:
-                    im = pv_c / auto_lev
-                    while eq_c <= mm and wallet >= im and im > 0.0:
-                        wallet -= im
-                        coll += im
-                        eq_c += im
+                # 3. exchange auto-add: the position's initial margin (the collateral it was
+                #    opened with) from the wallet, all that is left if less, never beyond 1x
+                #    leverage (collateral at most the position value at entry)
+                if mode == ISOLATED_AUTO_ADD:
+                    while eq_c <= mm and wallet > 0.0 and coll < pv_entry:
+                        add = min(c0, wallet, pv_entry - coll)
+                        wallet -= add
+                        coll += add
+                        eq_c += add
                         n_top += 1
                 if mm > 0.0 and eq_c < min_ml * mm:
                     min_ml = eq_c / mm
