@@ -1,17 +1,23 @@
 """Command line: ``hedgesim run | margin | stress | show | report | calibrate | replay | backtest``.
 
 Exit status: 0 success, 2 invalid input (config, option, file), 1 unexpected error,
-130 interrupted. Progress goes to stderr, tables to stdout.
+130 interrupted by SIGINT (Ctrl-C) and 143 by SIGTERM, both only when nothing was written:
+a signal that arrives once the output is complete (``InterruptedAfterWrite``, e.g. while
+the table is printed) gives a note on stderr and status 0. SIGTERM raises ``Terminated``
+(a ``KeyboardInterrupt``), so every cleanup written for Ctrl-C (temporaries removed) runs
+for it too. Progress goes to stderr, tables to stdout.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 
 from sim.cli import margin, report, run, show, stress
 from sim.cli.data_args import add_parsers as add_data_parsers
-from sim.errors import ConfigError, ResultFileError, UsageError
+from sim.errors import ConfigError, InterruptedAfterWrite, ResultFileError, Terminated, UsageError
 
 COMMANDS = {"run": run, "margin": margin, "stress": stress, "show": show, "report": report}
 DATA_COMMANDS = {"calibrate": "calibrate_cmd", "replay": "replay_cmd", "backtest": "backtest_cmd"}  # sim.cli.data
@@ -35,19 +41,63 @@ def _dispatch(args) -> int:
     return getattr(data, DATA_COMMANDS[args.command])(args)
 
 
+STATUS = {signal.SIGINT: 130, signal.SIGTERM: 143}
+# what an interrupted command leaves: nothing of it (sim.results.io and sim.report.folder remove
+# their temporaries on KeyboardInterrupt, Terminated included)
+LEFT = {"report": "the report folder is as it was", "show": "", "calibrate": ""}
+
+
+_received: list[int] = []  # the signals of the current command (a distributed run returns 130 for both)
+
+
+def _terminate(signum, frame):
+    _received.append(signum)
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
+    """``hedgesim ARGS`` (``argv``: in-process, e.g. tests; None: the process's own
+    command line, whose late signals are then ignored so the status decided here is the
+    one the shell sees)."""
     args = build_parser().parse_args(argv)
+    own = threading.current_thread() is threading.main_thread()
+    _received.clear()
+    previous = signal.signal(signal.SIGTERM, _terminate) if own else None
     try:
-        return _dispatch(args)
+        status = _run(args)
+    except KeyboardInterrupt as exc:  # a second signal while the first one was being handled
+        status = STATUS[signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT]
+    finally:
+        if own:
+            if argv is None:
+                for s in STATUS:
+                    signal.signal(s, signal.SIG_IGN)
+            else:
+                signal.signal(signal.SIGTERM, previous)
+    return status
+
+
+def _run(args) -> int:
+    try:
+        status = _dispatch(args)
+        if status == STATUS[signal.SIGINT] and signal.SIGTERM in _received:
+            return STATUS[signal.SIGTERM]
+        return status
     except (ConfigError, ResultFileError, UsageError) as exc:
         print(f"hedgesim: error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # e.g. `hedgesim show r.zarr | head`
         sys.stderr.close()
         return 0
-    except KeyboardInterrupt:
-        print("hedgesim: interrupted; no result written", file=sys.stderr)
-        return 130
+    except InterruptedAfterWrite as exc:  # the output is complete: not a failure
+        print(f"hedgesim: interrupted ({exc.signal}) after writing {exc.path!r}, which is complete", file=sys.stderr)
+        return 0
+    except KeyboardInterrupt as exc:
+        sig = signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT
+        left = LEFT.get(args.command, "no result written")
+        print(f"hedgesim: {'terminated' if sig == signal.SIGTERM else 'interrupted'}"
+              f"{'; ' + left if left else ''}", file=sys.stderr)
+        return STATUS[sig]
 
 
 if __name__ == "__main__":

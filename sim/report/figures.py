@@ -408,7 +408,8 @@ def figures(ds: xr.Dataset) -> tuple[list[Figure], list[str]]:
     unit = ds.attrs.get("margin_unit", "BTC")
     cfg = stored_config(ds)
     if kind == "margin":
-        current = float(cfg.get("position", {}).get("collateral", math.nan))
+        c = cfg.get("position", {}).get("collateral")
+        current = math.nan if c is None else float(c)
         figs.append(fig_liquidation_curve(ds, current, unit))
         return figs, notes
     figs.append(fig_pnl(ds))

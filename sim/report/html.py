@@ -18,12 +18,14 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from sim.errors import ResultFileError
+from sim.report.checks import check_result, reading
 from sim.report.figures import FIGURE_NAMES, Figure, figures, stored_config
+from sim.report.folder import ReportFolder
 from sim.report.text import format_result
 from sim.results import io
 from sim.results.kinds import kind_of
 
+REPORT_FILES = frozenset({f"{name}.png" for name in FIGURE_NAMES} | {"report.html"})
 
 CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;
@@ -82,24 +84,21 @@ def _config_toml(cfg: dict) -> str:
 
 def make_report(result: str | Path, out_dir: str | Path) -> list[Path]:
     """Write the figures (PNG) and report.html of ``result`` into ``out_dir``; returns the
-    files written (report.html last)."""
-    ds = io.read(result, lazy=True)  # per-path variables stay on disk
-    if kind_of(ds) not in ("run", "margin"):
-        raise ResultFileError(f"result {str(result)!r}: neither a simulation result (hedgesim run) nor a margin "
-                              "curve (hedgesim margin); nothing to report")
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
+    files written (report.html last).
+
+    The result is checked (``sim.report.checks``: a damaged or foreign one is a
+    ``ResultFileError`` naming what is wrong) and every figure and the page are made in
+    memory before anything is written; the folder's rules (``sim.report.folder``: only a
+    new or empty folder or one holding hedgesim's manifest, never a file the manifest does
+    not list) are checked before the figures are drawn and again before the files move in.
+    """
+    source = str(result)
+    ds = check_result(io.read(result, lazy=True), source)  # per-path variables stay on disk
+    folder = ReportFolder(out_dir, REPORT_FILES)
+    with reading(ds, source), warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         figs, notes = figures(ds)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    for stale in FIGURE_NAMES - {f.name for f in figs}:  # from an earlier report into the same folder
-        (out / f"{stale}.png").unlink(missing_ok=True)
-    written = []
-    for f in figs:
-        p = out / f"{f.name}.png"
-        p.write_bytes(f.png)
-        written.append(p)
-    page = out / "report.html"
-    page.write_text(build_html(ds, figs, notes, str(result)), encoding="utf-8")
-    written.append(page)
-    return written
+        page = build_html(ds, figs, notes, source)
+    files = {f"{f.name}.png": f.png for f in figs}
+    files["report.html"] = page.encode("utf-8")
+    return folder.write(files, str(Path(result).absolute()))

@@ -18,6 +18,7 @@ import pytest
 pytest.importorskip("matplotlib", reason="requires matplotlib (pip install 'hedgesim[report]')")
 
 from sim.cli.main import main  # noqa: E402
+from sim.report.folder import MANIFEST  # noqa: E402
 from sim.report.html import make_report  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,7 +69,7 @@ def test_figures_for_each_kind_of_result(made, name):
     result, folder, files = made[name]
     expected = CASES[name][1]
     assert {p.stem for p in files if p.suffix == ".png"} == expected
-    assert {p.name for p in folder.iterdir()} == {f"{e}.png" for e in expected} | {"report.html"}
+    assert {p.name for p in folder.iterdir()} == {f"{e}.png" for e in expected} | {"report.html", MANIFEST}
     assert files[-1] == folder / "report.html"
     for stem in expected:
         w, h = png_size(folder / f"{stem}.png")
@@ -110,10 +111,11 @@ def test_cli_report(made, tmp_path, capsys):
     assert main(["report", str(result), "--out", str(tmp_path / "r")]) == 0
     printed = capsys.readouterr().out.split()
     assert printed[-1].endswith("report.html") and len(printed) == 5
-    # a later report into the same folder drops figures that no longer apply
-    shutil.copy(made["save_paths"][1] / "fan_chart.png", tmp_path / "r" / "fan_chart.png")
-    assert main(["report", str(result), "--out", str(tmp_path / "r")]) == 0
-    assert not (tmp_path / "r" / "fan_chart.png").exists()
+    # a later report into the same folder drops figures of the earlier one that no longer apply
+    assert main(["report", str(made["save_paths"][0]), "--out", str(tmp_path / "s")]) == 0
+    assert (tmp_path / "s" / "fan_chart.png").exists()
+    assert main(["report", str(result), "--out", str(tmp_path / "s")]) == 0
+    assert not (tmp_path / "s" / "fan_chart.png").exists()
 
 
 def test_cli_report_bad_inputs(made, tmp_path, capsys):
