@@ -5,7 +5,7 @@ from __future__ import annotations
 from sim import engine, results
 from sim.config import Config
 from sim.analysis.adaptive import convergence as running_estimates, simulate_adaptive
-from sim.results import io
+from sim.results import io, meta
 
 
 def run(cfg: Config, paths: int | None = None, seed: int | None = None, *, out=None,
@@ -14,7 +14,7 @@ def run(cfg: Config, paths: int | None = None, seed: int | None = None, *, out=N
     """Simulate ``cfg`` and return the result Dataset; if ``out`` is given (".zarr" or
     ".nc"), also write it there atomically. ``paths``/``seed`` override the config."""
     if out is not None:
-        io.check_path(out)
+        io.check_output(out)  # refused before simulating: a file or store that is not hedgesim's own result
     cfg = cfg.effective(paths, seed)  # the stored config must reproduce the result
     if cfg.simulation.target_se is not None:
         raw = simulate_adaptive(cfg, seed=seed, progress=progress, threads=threads, chunk_paths=chunk_paths)
@@ -25,6 +25,7 @@ def run(cfg: Config, paths: int | None = None, seed: int | None = None, *, out=N
     ds = results.build_dataset(raw)
     if convergence:
         ds = running_estimates(ds)
+        meta.describe_coords(ds)
     if out is not None:
         io.write(ds, out)
     return ds

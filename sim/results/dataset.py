@@ -20,6 +20,7 @@ import xarray as xr
 from sim.kernel import rng
 
 from sim.kernel.args import POLICY_OUTPUTS
+from sim.results import meta
 from sim.results.summary import summarize
 from sim.version import __version__
 from sim.config import SCHEMA
@@ -125,6 +126,8 @@ def build_dataset(raw: RawRun) -> xr.Dataset:
         field = SCHEMA.get(sec, {}).get(key)
         if field is not None and field.unit and "/" not in field.unit:  # collateral: unit depends on contract
             attrs["units"] = field.unit
+        elif field is not None and field.unit:
+            attrs["units"] = m_unit if key == "collateral" else field.unit
         coords[d] = (d, np.asarray(values), attrs)
     if R > 1:
         coords["time"] = ("time", np.asarray(raw.report_steps) * raw.market.dt_years * 365.0,
@@ -163,6 +166,7 @@ def build_dataset(raw: RawRun) -> xr.Dataset:
         "title": "hedgesim result",
         "hedgesim_version": _version(),
         "config": cfg.to_json(),
+        "config_user": json.dumps(meta.user_config(cfg), default=str),
         "config_source": cfg.source,
         "seed": int(raw.seed),
         "paths": int(n),
@@ -194,7 +198,7 @@ def build_dataset(raw: RawRun) -> xr.Dataset:
         "numpy_version": np.__version__,
         "python": platform.python_version(),
     })
-    return summarize(ds)
+    return meta.stamp(summarize(ds), "sim.run(...)")
 
 
 def _leverage(h) -> float:
