@@ -8,13 +8,18 @@ which ``sim.cli.main`` turns into one line on stderr and exit status 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import shlex
 import sys
+from contextvars import ContextVar
 from pathlib import Path
 
 from sim.config import load_config, parse_set_option, parse_sweep_option
 from sim.errors import ResultFileError, UsageError
-from sim.results import io
+from sim.results import io, lock, meta
+
+_LOCKS: ContextVar[list | None] = ContextVar("hedgesim_cli_locks", default=None)
 
 
 def add_common_args(sp: argparse.ArgumentParser) -> None:
@@ -53,14 +58,39 @@ def load_config_args(args, extra: dict | None = None):
     return cfg
 
 
+@contextlib.contextmanager
+def session(args):
+    """Around one subcommand: its command line, recorded in the results it writes (attr
+    ``command``), and the locks on the outputs it writes (``out_path``), released when it
+    ends, also on errors and interruptions."""
+    argv = getattr(args, "argv", None)
+    text = "hedgesim " + (shlex.join(argv) if argv is not None else str(args.command))
+    locks: list = []
+    token = _LOCKS.set(locks)
+    try:
+        with meta.command_line(text):
+            yield
+    finally:
+        _LOCKS.reset(token)
+        for held in reversed(locks):
+            held.release()
+
+
 def out_path(args, cfg, suffix: str = "") -> str | None:
     """Where the result goes (``--out``, else ``output.path`` for a run, else
-    ``results/<config><suffix>.zarr``), checked before simulating; None with ``--no-save``."""
+    ``results/<config><suffix>.zarr``), checked before simulating: a writable place, not
+    being written by another hedgesim (its lock is taken here, within ``session``), and
+    nothing there but a result of hedgesim's own (which the write replaces). None with
+    ``--no-save``."""
     if args.no_save:
         return None
     out = args.out or (cfg.output.path if not suffix else "") or str(Path("results") / f"{cfg.name}{suffix}.zarr")
     io.check_path(out)
     _check_writable(out)
+    locks = _LOCKS.get()
+    if locks is not None:
+        locks.append(lock.acquire(out))
+    io.check_output(out)
     return out
 
 
@@ -76,8 +106,8 @@ def _check_writable(out: str) -> None:
 
 
 def write_result(ds, out: str) -> None:
-    """Write ``ds`` to ``out`` atomically: nothing is left under ``out`` (or a temporary
-    name) on failure."""
+    """Write ``ds`` to ``out`` atomically (replacing only a result of hedgesim's own): nothing
+    is left under ``out`` (or a temporary name) on failure."""
     try:
         io.write(ds, out)
     except ResultFileError:

@@ -15,11 +15,11 @@ import signal
 import sys
 import threading
 
-from sim.cli import margin, report, run, show, stress
+from sim.cli import common, config_cmd, margin, report, run, show, stress
 from sim.cli.data_args import add_parsers as add_data_parsers
 from sim.errors import ConfigError, InterruptedAfterWrite, ResultFileError, Terminated, UsageError
 
-COMMANDS = {"run": run, "margin": margin, "stress": stress, "show": show, "report": report}
+COMMANDS = {"run": run, "margin": margin, "stress": stress, "show": show, "report": report, "config": config_cmd}
 DATA_COMMANDS = {"calibrate": "calibrate_cmd", "replay": "replay_cmd", "backtest": "backtest_cmd"}  # sim.cli.data
 
 
@@ -34,11 +34,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _dispatch(args) -> int:
-    if args.command in COMMANDS:
-        return COMMANDS[args.command].cmd(args)
-    from sim.cli import data  # pandas and the market-data readers: only for these commands
+    with common.session(args):  # the command line for the results' attrs; output locks released at the end
+        if args.command in COMMANDS:
+            return COMMANDS[args.command].cmd(args)
+        from sim.cli import data  # pandas and the market-data readers: only for these commands
 
-    return getattr(data, DATA_COMMANDS[args.command])(args)
+        return getattr(data, DATA_COMMANDS[args.command])(args)
 
 
 STATUS = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -60,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     command line, whose late signals are then ignored so the status decided here is the
     one the shell sees)."""
     args = build_parser().parse_args(argv)
+    args.argv = sys.argv[1:] if argv is None else [str(a) for a in argv]  # recorded in results (attr command)
     own = threading.current_thread() is threading.main_thread()
     _received.clear()
     previous = signal.signal(signal.SIGTERM, _terminate) if own else None
