@@ -24,7 +24,7 @@ from sim.distributed.shards import check_shard_paths, default_shard_paths, parti
 from sim.distributed.store import check_resume, create_store, done_shards, finish, write_shard
 from sim.distributed.tasks import ConfigSpec, first_block, run_shard
 from sim.errors import DistributedError, RunInterrupted
-from sim.results import io
+from sim.results import io, lock
 
 
 @dataclass
@@ -98,8 +98,6 @@ def _check_request(cfg: Config, out: Path, workers, scheduler, client, shard_pat
     """Refuse a run that cannot start, before any cluster is started."""
     if out.suffix != ".zarr":
         raise DistributedError(f"output path {str(out)!r}: distributed runs write a .zarr store")
-    if out.exists() and not io.is_zarr_store(out):
-        raise DistributedError(f"output path {str(out)!r}: exists and is not a result store; not replacing it")
     if sum(x is not None for x in (workers, scheduler, client)) != 1:
         raise DistributedError("give exactly one of --workers N or --scheduler ADDRESS")
     if workers is not None and workers < 1:
@@ -126,6 +124,15 @@ def run(cfg: Config, out: str | Path, paths: int | None = None, seed: int | None
     say = log or (lambda s: print(s, file=sys.stderr))
     out = Path(out)
     _check_request(cfg, out, workers, scheduler, client, shard_paths)
+    with lock.acquire(out, note=lambda s: say(f"hedgesim: note: {s}")):  # .OUT.lock: one writer (or --resume) at a time
+        if io.check_output(out):  # refuses anything but a result of hedgesim's own
+            say(f"hedgesim: note: the existing result {str(out)!r} will be replaced")
+        return _run(cfg, out, paths, seed, workers, scheduler, client, shard_paths, resume, progress, threads,
+                    client_writes, on_shard, say)
+
+
+def _run(cfg, out, paths, seed, workers, scheduler, client, shard_paths, resume, progress, threads, client_writes,
+         on_shard, say) -> xr.Dataset:
     cfg = cfg.effective(paths, seed)
     paths, seed = cfg.simulation.paths, cfg.simulation.seed
     part = partial_path(out)

@@ -1,12 +1,15 @@
 """The result store of a distributed run: its layout, the shard markers, completion.
 
-The store is built under ``OUT.partial`` with ``attrs["complete"] = false`` and one
-marker per shard (``shard_done``: its kernel seconds, 0 = not stored). When every shard
-is marked done, :func:`finish` computes the summary from the stored data
-(:mod:`sim.results.streamed`), writes it, drops the markers, sets
-``attrs["complete"] = true`` last and renames the store to ``OUT``. So a store under the
-final name is always complete, and an interrupted run leaves ``OUT.partial`` (never
-claiming completeness), which ``--resume`` completes (docs/cluster.md).
+The store is built under ``OUT.partial`` in result format v1 (sim.results.encoding: Zarr
+format 2, a CRC-32 filter on every array, every chunk written) with
+``attrs["complete"] = false`` and one marker per shard (``shard_done``: its kernel
+seconds, 0 = not stored). When every shard is marked done, :func:`finish` computes the
+summary from the stored data (:mod:`sim.results.streamed`), writes it, drops the
+markers, sets ``attrs["complete"] = true``, consolidates the metadata, writes hedgesim's
+marker ``hedgesim.json`` (the file list) last and renames the store to ``OUT``. So a
+store under the final name is always complete, and an interrupted run leaves
+``OUT.partial`` (never claiming completeness), which ``--resume`` completes
+(docs/cluster.md).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from sim.config import Config
 from sim.distributed.shards import chunk_paths_for, shards_of
 from sim.errors import DistributedError
 from sim.kernel import rng
-from sim.results import io
+from sim.results import encoding, io, marker, meta
 from sim.results.streamed import summarize_store
 
 MARKER = "shard_done"  # zarr array in the partial store: per shard its kernel seconds, 0 = not done
@@ -56,13 +59,14 @@ def create_store(store: Path, ds0: xr.Dataset, cfg: Config, paths: int, seed: in
                                errors="ignore")
     tmpl = tmpl.drop_vars([c for c in tmpl.coords if c in summary_coords], errors="ignore")
     tmpl = tmpl.assign_coords(xr.Coordinates(
-        {"path": xr.Variable("path", da.arange(paths, chunks=chunk, dtype=np.int64))}, indexes={}))
+        {"path": xr.Variable("path", da.arange(paths, chunks=chunk, dtype=np.int64), ds0["path"].attrs)}, indexes={}))
     for v in per_path:
         x = ds0[v]
         shape = (paths,) + x.shape[1:]
         tmpl[v] = (x.dims, da.empty(shape, chunks=(chunk,) + x.shape[1:], dtype=x.dtype), x.attrs)
     if samples and n_samples > 0:
-        tmpl = tmpl.assign_coords(sample=np.arange(n_samples), sample_time=ds0["sample_time"])
+        tmpl = tmpl.assign_coords(sample=("sample", np.arange(n_samples), ds0["sample"].attrs),
+                                  sample_time=ds0["sample_time"])
         for v in samples:
             x = ds0[v]
             shape = (n_samples,) + x.shape[1:]
@@ -71,7 +75,8 @@ def create_store(store: Path, ds0: xr.Dataset, cfg: Config, paths: int, seed: in
     n_shards = len(shards_of(paths, shard_paths))
     layout = {"paths": int(paths), "seed": int(seed), "shard_paths": int(shard_paths), "chunk_paths": int(chunk),
               "shards": n_shards, "config": cfg.to_json(), "rng_block_paths": rng.BLOCK,
-              "per_path": per_path, "samples": samples if n_samples > 0 else []}
+              "per_path": per_path, "samples": samples if n_samples > 0 else [],
+              "format_version": meta.FORMAT_VERSION}
     attrs = dict(ds0.attrs)
     attrs.update({"paths": int(paths), "complete": False, "distributed": json.dumps(layout)})
     attrs.update(extra_attrs)
@@ -80,9 +85,15 @@ def create_store(store: Path, ds0: xr.Dataset, cfg: Config, paths: int, seed: in
     # the shard markers: one chunk per shard, so workers never write the same chunk
     tmpl[MARKER] = (("shard",), da.zeros(n_shards, chunks=1, dtype=np.float64),
                     {"units": "s", "long_name": "kernel seconds of each stored shard (0 or NaN: not stored)"})
+    meta.describe_coords(tmpl)
+    rows = {"path": chunk, "sample": min(chunk, max(1, n_samples))}
+    for name, enc in encoding.zarr_encoding(tmpl, rows).items():
+        tmpl.variables[name].encoding = enc
+    tmpl.variables[MARKER].encoding["chunks"] = (1,)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        tmpl.to_zarr(store, mode="w-", compute=False, consolidated=False)
+        tmpl.to_zarr(store, mode="w-", compute=False, consolidated=False, zarr_format=encoding.ZARR_FORMAT,
+                     write_empty_chunks=True)
     return layout
 
 
@@ -107,6 +118,9 @@ def check_resume(part: Path, cfg: Config, paths: int, seed: int, shard_paths: in
                                "a resumed run keeps its shards (leave --shard-paths out)")
     if layout.get("rng_block_paths") != rng.BLOCK:
         raise DistributedError(f"{str(part)!r}: written with another random block size; remove it")
+    if layout.get("format_version") != meta.FORMAT_VERSION:
+        raise DistributedError(f"{str(part)!r}: written by a hedgesim before result format v1; it cannot be "
+                               "resumed: remove it to start again")
     return layout
 
 
@@ -133,14 +147,18 @@ def write_shard(store: str, arrays: dict[str, np.ndarray], index: int, first: in
     if missing:
         raise DistributedError(f"shard at path {first}: lacks {missing}")
     g = zarr.open_group(store, mode="r+")
+
+    def arr(name):  # every chunk is written, also one of fill values only (a missing chunk is damage)
+        return g[name].with_config({"write_empty_chunks": True})
+
     rows = slice(first, first + count)
     for v in layout["per_path"]:
-        g[v][rows] = np.ascontiguousarray(arrays[v], dtype=g[v].dtype)
-    g["path"][rows] = np.arange(first, first + count, dtype=np.int64)
+        arr(v)[rows] = np.ascontiguousarray(arrays[v], dtype=g[v].dtype)
+    arr("path")[rows] = np.arange(first, first + count, dtype=np.int64)
     for v in layout["samples"]:
         if v in arrays:
-            g[v][first:first + arrays[v].shape[0]] = np.ascontiguousarray(arrays[v], dtype=g[v].dtype)
-    g[MARKER][index] = max(float(seconds), 1e-9)
+            arr(v)[first:first + arrays[v].shape[0]] = np.ascontiguousarray(arrays[v], dtype=g[v].dtype)
+    arr(MARKER)[index] = max(float(seconds), 1e-9)
 
 
 def finish(part: Path, out: Path, client, layout: dict, run_attrs: dict, t_start: float) -> xr.Dataset:
@@ -155,9 +173,12 @@ def finish(part: Path, out: Path, client, layout: dict, run_attrs: dict, t_start
     g = zarr.open_group(str(part), mode="r")
     attrs = dict(g.attrs)  # to_zarr(mode="a") replaces the group's attrs with the Dataset's
     summ.attrs = {**attrs, "complete": False}
+    meta.describe_coords(summ)
+    for name, enc in encoding.zarr_encoding(summ).items():
+        summ.variables[name].encoding = enc
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        summ.to_zarr(part, mode="a", consolidated=False)
+        summ.to_zarr(part, mode="a", consolidated=False, write_empty_chunks=True)
     shutil.rmtree(part / MARKER, ignore_errors=True)
     for tmp in part.rglob("*.partial"):  # temporaries of writes cut short by a killed worker
         if tmp.is_file():
@@ -171,8 +192,12 @@ def finish(part: Path, out: Path, client, layout: dict, run_attrs: dict, t_start
     attrs["summary_passes"] = int(info["passes"])
     if info["not_computed"]:
         attrs["summary_not_computed"] = ", ".join(info["not_computed"])
-    g.attrs.update(attrs)
-    g.attrs["complete"] = True  # written last: the store is complete from here on
+    stamped = meta.stamp(xr.Dataset(attrs=attrs), "sim.distributed.run(...)").attrs
+    g.attrs.update(stamped)
+    g.attrs["complete"] = True
+    zarr.consolidate_metadata(str(part))
+    marker.write_marker(part, "run", stamped)  # last: the store is complete and hedgesim's from here on
+    io.check_output(out)  # still nothing but a result of hedgesim's own there
     io.replace_atomically(part, out)
     return open_store(out)
 
@@ -187,12 +212,16 @@ def _per_path_bytes(part: Path, layout: dict) -> int:
 def open_store(path: str | Path) -> xr.Dataset:
     """A distributed result: per-path variables lazily loaded (no dask needed), everything
     else in memory. Refuses a store that is not complete."""
+    import zarr
+
     p = Path(path)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ds = xr.open_zarr(p, consolidated=False, chunks=None)
-    if ds.attrs.get("complete") is False:
+    try:
+        complete = zarr.open_group(str(p), mode="r").attrs.get("complete")
+    except Exception:  # noqa: BLE001 - io.read says what is wrong with it
+        complete = None
+    if complete is False:
         raise DistributedError(f"{str(p)!r}: not complete (an interrupted distributed run); resume it with --resume")
+    ds = io.read(p, lazy=True)  # the integrity checks of every result
     small = [v for v in ds.variables if "path" not in ds[v].dims]
     for v in small:
         ds[v].load()

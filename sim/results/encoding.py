@@ -53,21 +53,22 @@ def prepared(ds: xr.Dataset) -> xr.Dataset:
     return out
 
 
-def chunks(ds: xr.Dataset) -> dict[str, tuple[int, ...]]:
-    """Chunk shape of every variable (see the module docstring)."""
-    along = {}
+def chunks(ds: xr.Dataset, rows: dict[str, int] | None = None) -> dict[str, tuple[int, ...]]:
+    """Chunk shape of every variable (see the module docstring); ``rows``: the rows per
+    chunk along ``path`` / ``sample`` when the caller chose them (a distributed store)."""
+    along = dict(rows or {})
     for dim in CHUNKED_DIMS:
-        if dim in ds.dims:
+        if dim in ds.dims and dim not in along:
             widest = max((int(np.prod([s for d, s in zip(v.dims, v.shape) if d != dim], dtype=np.int64))
                           * v.dtype.itemsize for v in ds.variables.values() if dim in v.dims), default=8)
             along[dim] = rows_per_chunk(ds.sizes[dim], widest)
     return {name: tuple(along.get(d, max(1, s)) for d, s in zip(v.dims, v.shape)) for name, v in ds.variables.items()}
 
 
-def zarr_encoding(ds: xr.Dataset) -> dict[str, dict]:
+def zarr_encoding(ds: xr.Dataset, rows: dict[str, int] | None = None) -> dict[str, dict]:
     import numcodecs
 
-    shape = chunks(ds)
+    shape = chunks(ds, rows)
     return {name: {"chunks": shape[name], "filters": (numcodecs.CRC32(),),
                    "compressors": (numcodecs.Blosc(cname="lz4", clevel=5, shuffle=numcodecs.Blosc.SHUFFLE),)}
             for name in ds.variables}
