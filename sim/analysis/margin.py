@@ -29,6 +29,7 @@ import xarray as xr
 from sim import engine, results
 from sim.errors import ConfigError
 from sim.instruments.perpetual import INVERSE, LINEAR, position_value
+from sim.results import meta
 from sim.results.kinds import first_variant
 from sim.results.stats import Z95, wilson_interval
 
@@ -155,11 +156,12 @@ def run_margin(cfg, targets: list[float], **run_kw) -> MarginResult:
         ds = ds.assign_coords({d: (d, np.asarray(vals)) for d, _, vals in raw.sweep})
     else:
         ds = parts[0]
-    ds.attrs.update({k: ds_run.attrs[k] for k in ("config", "config_source", "seed", "paths", "model", "dt",
-                                                   "horizon", "steps", "hedgesim_version", "rng", "rng_block_paths",
-                                                   "margin_unit")})
+    ds.attrs.update({k: ds_run.attrs[k] for k in ("config", "config_user", "config_source", "seed", "paths", "model",
+                                                   "dt", "horizon", "steps", "hedgesim_version", "rng",
+                                                   "rng_block_paths", "margin_unit")})
     ds.attrs["method"] = ("direct evaluation on the same paths (hedge_collateral = true)" if direct else
                           "collateral identity: P(liq | C) = P(required_collateral >= C), exact on these paths")
+    meta.stamp(ds, "sim.analysis.margin.run_margin(...)")  # format v1 attrs (sim.results.meta)
     return MarginResult(ds, any(len(h.tiers[0]) > 1 for h in raw.hedges))
 
 

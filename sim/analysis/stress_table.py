@@ -9,6 +9,7 @@ historical or hand-made path through the same hedge account.
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -16,7 +17,7 @@ import xarray as xr
 
 from sim import engine
 from sim import results
-from sim.results import stats
+from sim.results import meta, stats
 from sim.results.kinds import at_horizon
 
 
@@ -55,6 +56,8 @@ def run_stress(cfg, **run_kw) -> xr.Dataset:
     out.attrs.update({k: base.attrs[k] for k in ("config", "config_source", "seed", "paths", "model", "dt",
                                                   "horizon", "hedgesim_version", "rng", "rng_block_paths")})
     out.attrs["stress"] = str(cfg.stress)
+    out.attrs["config_user"] = json.dumps(meta.user_config(cfg), default=str)  # the stress scenarios included
+    meta.stamp(out, "sim.analysis.stress_table.run_stress(...)")  # format v1 attrs (sim.results.meta)
     return out
 
 

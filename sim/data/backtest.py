@@ -41,6 +41,7 @@ from sim.data.replay import MarketPath, assemble_windows, market_path, run_path,
 from sim.data.times import fmt_time
 from sim.analysis.adaptive import simulate_adaptive
 from sim.errors import DataError
+from sim.results import meta
 from sim.version import __version__
 
 LEVELS = (0.95, 0.99)
@@ -200,7 +201,7 @@ def backtest(cfg: Config, prices: PriceData, funding: FundingData | None, first,
                    seed, drift)
     ds.attrs["wall_time_s"] = time.perf_counter() - t0
     ds.attrs["skipped_starts"] = len(skipped)
-    return ds
+    return meta.stamp(ds, "sim.data.backtest.backtest(...)")  # format v1 attrs (sim.results.meta)
 
 
 def _predicted(ds: xr.Dataset) -> dict:

@@ -24,6 +24,7 @@ M_0), as in a simulation started that day. Rolling replays repeat this every ``e
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Callable
@@ -38,6 +39,7 @@ from sim.data.load import FundingData, PriceData, asof
 from sim.data.times import fmt_td, fmt_time, to_utc
 from sim.errors import DataError
 from sim.market.params import MarketParams
+from sim.results import meta
 from sim.version import __version__
 
 WINDOW_VARS = ["liquidated", "liquidation_time", "hedged_pnl", "unhedged_pnl", "funding", "funding_usd", "fees",
@@ -253,6 +255,7 @@ def assemble_windows(cfg: Config, rows: list[dict], starts: list[pd.Timestamp], 
         "title": "hedgesim historical replay",
         "hedgesim_version": __version__,
         "config": cfg.to_json(),
+        "config_user": json.dumps(meta.user_config(cfg), default=str),
         "config_source": cfg.source,
         "prices": prices.source,
         "funding": funding.source if funding is not None else "",
@@ -262,7 +265,7 @@ def assemble_windows(cfg: Config, rows: list[dict], starts: list[pd.Timestamp], 
         "contract": cfg.position.contract,
         "margin_unit": "BTC" if cfg.position.contract == "inverse" else "USD",
     })
-    return ds
+    return meta.stamp(ds, "sim.data.replay.replay_windows(...)")  # format v1 attrs (sim.results.meta)
 
 
 def window_starts(start, end, every_s: float | None) -> list[pd.Timestamp]:
