@@ -38,6 +38,20 @@ GRID = 121
 MAX_CURVE_PATHS = 20_000_000  # beyond this the curve of a run result uses every k-th path
 
 
+MIN_TARGET, MAX_TARGET = 1e-9, 0.5  # allowed target liquidation probabilities: [MIN_TARGET, MAX_TARGET)
+
+
+def check_targets(targets: list[float]) -> None:
+    """ConfigError, before anything is simulated, for a target outside [1e-9, 0.5) or repeated."""
+    for t in targets:
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not (MIN_TARGET <= t < MAX_TARGET):
+            raise ConfigError(f"--target {t!r}: out of range; allowed 1e-9 <= P < 0.5 (a target is a small "
+                              f"liquidation probability, and resolving P takes about {MIN_EVENTS}/P paths: 1e11 "
+                              "at P = 1e-9)")
+    if len(set(targets)) != len(targets):
+        raise ConfigError(f"--target: a target is given twice ({', '.join(f'{t:g}' for t in targets)})")
+
+
 def paths_needed(target: float, events: int = MIN_EVENTS) -> int:
     return int(math.ceil(events / target))
 
@@ -122,9 +136,7 @@ class MarginResult(NamedTuple):
 def run_margin(cfg, targets: list[float], **run_kw) -> MarginResult:
     """``hedgesim margin``: simulate once, build the curve and the minimum collateral per
     target for every hedge variant (sweep dims kept)."""
-    for t in targets:
-        if not (0.0 < t < 1.0):
-            raise ConfigError(f"--target {t:g}: out of range; allowed (0, 1)")
+    check_targets(targets)
     if "position.collateral" in cfg.sweep:
         raise ConfigError('sweep."position.collateral": hedgesim margin evaluates every collateral level itself; '
                           "remove it from the sweep")

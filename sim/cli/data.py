@@ -45,12 +45,9 @@ def _duration(text: str, option: str) -> float:
 
 
 def _time(text: str, option: str, end_of_day: bool = False) -> pd.Timestamp:
-    try:
-        t = to_utc(text)
-    except DataError:
-        raise DataError(f"{option} {text!r}: not a date or time (use e.g. 2021-01-01 or 2021-01-01T08:00)") from None
+    t = to_utc(text, f"{option} {text!r}")
     if end_of_day and _DATE_ONLY.match(text):
-        t = t + pd.Timedelta(days=1)
+        t = to_utc(t.as_unit("s") + pd.Timedelta(days=1), f"{option} {text!r} (the end of that day)")
     return t
 
 
@@ -70,7 +67,7 @@ def calibrate_cmd(args) -> int:
 
 
 def replay_cmd(args) -> int:
-    from sim.data.replay import replay_windows, window_starts  # (runs the engine: imported when used)
+    from sim.data.replay import check_horizon, check_step, replay_windows, window_starts  # (runs the engine)
     from sim.report.text_data import format_replay
 
     cfg = load_config_args(args)
@@ -85,7 +82,10 @@ def replay_cmd(args) -> int:
     out = out_path(args, cfg, "_replay")
     log = _log(args)
     prices, funding = _data(args, log)
-    starts = window_starts(start, end, every_s)
+    check_horizon(prices, horizon_s, "--horizon" if args.horizon else "simulation.horizon")
+    if every_s is not None:
+        check_step(prices, every_s, "--every")
+    starts = window_starts(start, end, every_s, within=prices)
     ds = replay_windows(cfg, prices, funding, starts, horizon_s, skip_unavailable=every_s is not None, log=log)
     write_and_print(ds, out, format_replay(ds))
     return 0
@@ -120,6 +120,10 @@ def backtest_cmd(args) -> int:
     out = out_path(args, cfg, "_backtest")
     log = _log(args)
     prices, funding = _data(args, log)
+    from sim.data.replay import check_horizon, check_step
+
+    check_horizon(prices, window_s, "--window" if args.window else "simulation.horizon")
+    check_step(prices, step_s, "--step")
     bar = None
     if log:
         from tqdm import tqdm

@@ -300,8 +300,13 @@ def check_cross(cfg: Config) -> None:
                           "(linear collateral is USD and carries no BTC exposure)")
     if pos.hedge_ratio > 0:
         target = hedge_target(cfg)
-        if math.floor(target / cfg.contract_size + 1e-9) < 1:
-            unit = "USD" if pos.contract == "inverse" else "BTC"
+        n_contracts = target / cfg.contract_size
+        unit = "USD" if pos.contract == "inverse" else "BTC"
+        if not n_contracts <= MAX_CONTRACTS:  # also inf (a subnormal contract size) and NaN
+            raise ConfigError(f"position.contract_size = {cfg.contract_size:g} {unit}: the hedge ({target:.6g} {unit}) "
+                              f"would be {n_contracts:.3g} contracts; at most {MAX_CONTRACTS:g} contracts are allowed "
+                              "(a larger contract size, or a smaller position.stack or hedge_ratio)")
+        if math.floor(n_contracts + 1e-9) < 1:
             raise ConfigError(f"position.hedge_ratio = {pos.hedge_ratio:g}: the hedge ({target:.6g} {unit}) is "
                               f"smaller than one contract (position.contract_size = {cfg.contract_size:g} {unit})")
     check_price_range(cfg)
@@ -318,6 +323,7 @@ def check_cross(cfg: Config) -> None:
 
 
 MIN_RATE = 1e-6  # smallest non-zero maintenance margin rate
+MAX_CONTRACTS = 1e12  # contracts in the hedge: counts stay exact in float64 and int64 (2^53 ~ 9e15)
 DEFAULT_MMR = 0.005  # flat maintenance margin when neither a rate nor tiers are given
 MAX_LOG_RANGE = 200.0  # |E log(S_T/S_0)| + 8 sd(log(S_T/S_0)) must stay below this
 

@@ -143,6 +143,7 @@ class Config:
                   explicit: "set[str] | frozenset | None" = None) -> "Config":
         """Validate what a user wrote (nested tables, before presets and defaults).
         ``explicit`` names the keys given by the user; default: every key of ``raw``."""
+        check_depth(dict(raw), source)
         raw = copy.deepcopy(dict(raw))
         if explicit is None:
             explicit = {f"{s}.{k}" for s, b in raw.items() if isinstance(b, dict) for k in b}
@@ -215,10 +216,7 @@ def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | N
             raise ConfigError(f"config file {source}: is a directory, expected a .toml file") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"config file {source}: cannot be read ({exc})") from None
-        try:
-            raw = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"config file {source}: not valid TOML ({exc})") from None
+        raw = parse_toml(text, f"config file {source}")
     explicit = set()
     for section, body in raw.items():
         if isinstance(body, dict):
@@ -237,13 +235,50 @@ def from_dict(raw: Mapping[str, Any]) -> Config:
     return Config.from_user(raw)
 
 
+MAX_DEPTH = 16  # arrays and tables within each other; a scenario needs 3 ([[stress]], tiers)
+
+
+def parse_toml(text: str, where: str) -> dict[str, Any]:
+    """TOML text -> tables; ConfigError naming ``where`` if it is not TOML or is nested
+    more than ``MAX_DEPTH`` levels (deeper nesting would exhaust Python's recursion)."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{where}: not valid TOML ({exc})") from None
+    except RecursionError:
+        raise ConfigError(f"{where}: arrays or tables nested too deeply (at most {MAX_DEPTH} levels)") from None
+    check_depth(raw, where)
+    return raw
+
+
+def check_depth(value: Any, where: str) -> None:
+    """ConfigError if ``value`` (tables and arrays) is nested more than ``MAX_DEPTH`` levels."""
+    stack = [(value, 0)]
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, dict):
+            items = v.values()
+        elif isinstance(v, (list, tuple)):
+            items = v
+        else:
+            continue
+        if d >= MAX_DEPTH:
+            raise ConfigError(f"{where}: arrays or tables nested too deeply (at most {MAX_DEPTH} levels)")
+        stack.extend((x, d + 1) for x in items)
+
+
 def parse_override_value(text: str) -> Any:
     """``--set`` values are TOML values (``1.2``, ``true``, ``"8h"``, ``[...]``); a bare
     word that is not valid TOML is taken as a string (``--set market.model=merton``)."""
     try:
-        return tomllib.loads(f"v = {text}")["v"]
+        value = tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
         return text.strip()
+    except RecursionError:
+        raise ConfigError(f"value {show_value(text)}: arrays or tables nested too deeply "
+                          f"(at most {MAX_DEPTH} levels)") from None
+    check_depth([value], f"value {show_value(text)}")
+    return value
 
 
 def parse_set_option(item: str) -> tuple[str, Any]:
@@ -253,7 +288,10 @@ def parse_set_option(item: str) -> tuple[str, Any]:
     key, value = item.split("=", 1)
     key = key.strip()
     split_dotted(key, option=f"--set {item}")
-    return key, parse_override_value(value)
+    try:
+        return key, parse_override_value(value)
+    except ConfigError as exc:
+        raise ConfigError(f"--set {key}: {exc}") from None
 
 
 def parse_sweep_option(item: str) -> tuple[str, list]:
@@ -263,7 +301,10 @@ def parse_sweep_option(item: str) -> tuple[str, list]:
     key, value = item.split("=", 1)
     key = key.strip()
     split_dotted(key, option=f"--sweep {item}")
-    values = [parse_override_value(v) for v in value.split(",") if v.strip()]
+    try:
+        values = [parse_override_value(v) for v in value.split(",") if v.strip()]
+    except ConfigError as exc:
+        raise ConfigError(f"--sweep {key}: {exc}") from None
     if not values:
         raise ConfigError(f"--sweep {item}: no values")
     return key, values
@@ -273,6 +314,7 @@ def _validate(raw: Mapping[str, Any], source: str, explicit: set[str], given: Ma
     notes: list[str] = []
     values: dict[str, Any] = {}
     raw = dict(raw)
+    check_depth(raw, source)
     sweep = check_sweep(raw.pop("sweep")) if "sweep" in raw else {}
     stress = check_stress(raw.pop("stress"), source) if "stress" in raw else []
     for section, body in raw.items():

@@ -50,10 +50,19 @@ def format_duration(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
+SHOW_MAX = 80  # characters of a value quoted in an error message (a 1 MB string stays one short line)
+
+
 def show_value(value: Any) -> str:
-    """A config value as TOML would write it (for error messages)."""
+    """A config value as TOML would write it (for error messages), cut to ``SHOW_MAX``
+    characters."""
     if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return repr(value)
+        text = json.dumps(value)
+    elif isinstance(value, bool):
+        text = "true" if value else "false"
+    else:
+        try:
+            text = repr(value)
+        except (RecursionError, ValueError):  # e.g. a deeply nested list; an int too long for str()
+            text = f"<{type(value).__name__}>"
+    return text if len(text) <= SHOW_MAX else text[:SHOW_MAX - 5] + " ..." + text[-1]

@@ -29,6 +29,9 @@ def load_preset(name: str) -> dict[str, dict[str, Any]]:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"exchange.preset = {show_value(name)}: preset file {p} cannot be read ({exc})") from None
+    except RecursionError:
+        raise ConfigError(f"exchange.preset = {show_value(name)}: preset file {p}: arrays or tables nested "
+                          "too deeply") from None
     for section, body in data.items():
         if section not in SCHEMA or not isinstance(body, dict):
             raise ConfigError(f"exchange.preset = {show_value(name)}: preset file {p} has an unknown table [{section}]")

@@ -81,7 +81,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "hedge_collateral": F("bool", False, "", "also hedge the BTC collateral (inverse only)"),
         "contract": F("str", "inverse", "", "contract type", choices=("inverse", "linear")),
         "contract_size": F("float", None, "USD (inverse) / BTC (linear)",
-                           "size of one contract; default 1 USD (inverse) or 0.001 BTC (linear)", 0.0, 1e6, lo_open=True),
+                           "size of one contract; default 1 USD (inverse) or 0.001 BTC (linear); the hedge must come to "
+                           "1 to 1e12 contracts", 0.0, 1e6, lo_open=True),
     },
     "exchange": {
         "preset": F("str", "", "", 'exchange preset from configs/exchanges/ (e.g. "bybit-btcusd"), or a path '

@@ -37,8 +37,10 @@ from sim import engine, results
 from sim.config import Config, ConfigError, format_duration
 from sim.data.calibrate import Calibration, calibrate
 from sim.data.load import FundingData, PriceData
-from sim.data.replay import MarketPath, assemble_windows, market_path, run_path, window_row, window_starts
-from sim.data.times import fmt_time
+from sim.data.replay import (
+    MarketPath, assemble_windows, check_horizon, check_step, market_path, run_path, window_row, window_starts,
+)
+from sim.data.times import FIRST_TIME, fmt_time
 from sim.analysis.adaptive import simulate_adaptive
 from sim.errors import DataError
 from sim.results import meta
@@ -146,7 +148,9 @@ def backtest(cfg: Config, prices: PriceData, funding: FundingData | None, first,
     if drift not in ("zero", "fitted"):
         raise DataError(f"drift {drift!r}: use zero or fitted")
     seed = cfg.simulation.seed if seed is None else int(seed)
-    starts = window_starts(first, last, step_s)
+    check_horizon(prices, window_s, "window")
+    check_step(prices, step_s, "step")
+    starts = window_starts(first, last, step_s, within=prices)
     bar = prices.bar
     bar_s = bar.total_seconds()
     need = calibration_s / bar_s
@@ -161,13 +165,15 @@ def backtest(cfg: Config, prices: PriceData, funding: FundingData | None, first,
             if progress:
                 progress(j + 1, len(starts))
             continue
-        cal_bars = prices.between(s - pd.Timedelta(seconds=calibration_s), s)
+        # s - calibration_s in exact int nanoseconds, from 1677-09-22 at the earliest (no Timedelta overflow)
+        cal_start = pd.Timestamp(max(s.value - int(round(calibration_s * 1e9)), FIRST_TIME.value), tz="UTC")
+        cal_bars = prices.between(cal_start, s)
         if len(cal_bars) < min_coverage * need:
             skipped.append((s, f"calibration window holds {len(cal_bars):,} of {int(need):,} bars"))
             if progress:
                 progress(j + 1, len(starts))
             continue
-        cal = calibrate(prices, funding, s - pd.Timedelta(seconds=calibration_s), s, models=models, se=False,
+        cal = calibrate(prices, funding, cal_start, s, models=models, se=False,
                         warm=warm, quick=True)
         warm = {"merton": cal.fits["merton"].theta if "merton" in cal.fits else None,
                 "funding": cal.funding.theta if cal.funding is not None else None,

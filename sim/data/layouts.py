@@ -10,6 +10,7 @@ replay has its own fixed column names (:func:`path_layout`, ``PATH_COLUMNS``).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -140,7 +141,10 @@ def detect_layout(path: str, header: list[str], mapping: Mapping | None, want: s
         try:
             off = float(mapping.get("utc_offset", 0.0))
         except ValueError:
-            raise DataError(f"column mapping: utc_offset={mapping['utc_offset']!r} is not a number of hours") from None
+            off = math.nan
+        if not (-24.0 <= off <= 24.0):  # also NaN and inf
+            raise DataError(f"column mapping: utc_offset={mapping['utc_offset']!r} is not a number of hours "
+                            "from -24 to 24")
         return Layout("explicit", "explicit column mapping", tuple(roles.values()), roles, label, off)
     for lay in LAYOUTS:
         if all(r in norm for r in lay.required):

@@ -18,6 +18,7 @@ from typing import Callable, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from sim.config.schema import SCHEMA
 from sim.data.layouts import PERP_ROLES, PRICE_ROLES, Layout
 from sim.data.table import clean_table, find_gaps, read_table, repair_ohlc, require_positive
 from sim.data.times import fmt_td, fmt_time, to_utc
@@ -183,6 +184,7 @@ def load_funding(paths: str | Path | Iterable[str | Path], columns: Mapping | No
                 tb.values["funding"] = np.where(other, tb.values["funding"] * (8 * 3600) / iv, tb.values["funding"])
                 tb.notes.append(f"{int(other.sum()):,} rates quoted for another funding interval (e.g. "
                                 f"{fmt_td(pd.Timedelta(seconds=float(iv[other][0])))}) rescaled to 8 h")
+        check_funding_rates(p, tb.values["funding"], tb.lines)
         roles = ("funding", "spot", "perp") if "spot" in tb.values and "perp" in tb.values else ("funding",)
         lay = tb.layout
         if lay.label == "end":  # funding settles at the row's time; OHLC rows are labelled by bar end already
@@ -219,6 +221,22 @@ def load_funding(paths: str | Path | Iterable[str | Path], columns: Mapping | No
     return FundingData(df["funding"].rename("funding"), spacing, p, lay, gaps, spot, perp, notes=notes)
 
 
+FUNDING_FIELD = SCHEMA["funding"]["initial"]  # the range of a funding rate a config accepts
+
+
+def check_funding_rates(path: str, rates: np.ndarray, lines: np.ndarray) -> None:
+    """DataError naming the first line whose rate is outside the config's funding range
+    (``funding.initial``: |rate| <= 0.1 per interval): such a rate is a damaged file or a
+    percentage, not a rate, and would overflow the fits."""
+    lo, hi = FUNDING_FIELD.lo, FUNDING_FIELD.hi
+    bad = ~((rates >= lo) & (rates <= hi))
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise DataError(f"data file {path!r}, line {lines[i]}: funding rate {rates[i]:g} is outside the allowed range "
+                        f"{FUNDING_FIELD.range_text()} per interval (the config's funding range; rates are fractions, "
+                        "0.0001 = 0.01 %)")
+
+
 def asof(series: pd.Series | pd.DataFrame, times: pd.DatetimeIndex):
     """Values of ``series`` at ``times``: the last observation at or before each time
     (NaN before the first). Never looks ahead."""
@@ -244,6 +262,8 @@ def load_price_path(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarra
     order = np.argsort(tb.times.asi8, kind="stable")
     t = (tb.times.asi8[order] // 10**9).astype(np.float64)
     funding = tb.values.get("funding")
+    if funding is not None:
+        check_funding_rates(tb.path, funding, tb.lines)
     return t, tb.values["close"][order], (funding[order] if funding is not None else None)
 
 

@@ -81,15 +81,16 @@ def market_path(cfg: Config, prices: PriceData, funding: FundingData | None, sta
     bar_s = bar.total_seconds()
     steps_f = horizon_s / bar_s
     steps = int(round(steps_f))
+    bars = prices.bars
+    first, last = bars.index[0], bars.index[-1]
+    check_horizon(prices, horizon_s)
     if steps < 1 or abs(steps_f - steps) > 1e-9:
         raise DataError(f"horizon {format_duration(horizon_s)} is not a whole number of the price bars "
                         f"({fmt_td(bar)})")
-    grid = pd.DatetimeIndex(start + pd.to_timedelta(np.arange(steps + 1) * bar_s, unit="s")).as_unit("ns")
-    bars = prices.bars
-    first, last = bars.index[0], bars.index[-1]
-    if start < first or grid[-1] > last:
-        raise DataError(f"window {fmt_time(start)} to {fmt_time(grid[-1])} is not inside the price data "
+    if start < first or (last.value - start.value) / 1e9 < horizon_s:
+        raise DataError(f"window {fmt_time(start)} + {format_duration(horizon_s)} is not inside the price data "
                         f"({fmt_time(first)} to {fmt_time(last)}, bar end times)")
+    grid = pd.DatetimeIndex(start + pd.to_timedelta(np.arange(steps + 1) * bar_s, unit="s")).as_unit("ns")
     close, when = asof(bars["close"], grid)
     if start.value - when[0] > bar.value:
         raise DataError(f"no price within one bar before the window start {fmt_time(start)}")
@@ -185,6 +186,7 @@ def replay_windows(cfg: Config, prices: PriceData, funding: FundingData | None, 
                    progress: Callable[[int, int], None] | None = None,
                    log: Callable[[str], None] | None = None) -> xr.Dataset:
     """Replay every window; per-window outcomes over a ``start`` dimension."""
+    check_horizon(prices, horizon_s)
     bar_s = prices.bar.total_seconds()
     rows, kept, skipped = [], [], []
     seen: dict[str, list] = {}
@@ -268,13 +270,39 @@ def assemble_windows(cfg: Config, rows: list[dict], starts: list[pd.Timestamp], 
     return meta.stamp(ds, "sim.data.replay.replay_windows(...)")  # format v1 attrs (sim.results.meta)
 
 
-def window_starts(start, end, every_s: float | None) -> list[pd.Timestamp]:
-    """``start`` alone, or every ``every_s`` from ``start`` to ``end`` (rolling windows)."""
+def check_horizon(prices: PriceData, horizon_s: float, what: str = "horizon") -> None:
+    """DataError unless ``horizon_s`` is positive and no longer than the price data's span
+    (a window longer than the data can never lie inside it)."""
+    span = (prices.bars.index[-1] - prices.bars.index[0]).total_seconds()
+    if not (0 < horizon_s <= span):
+        raise DataError(f"{what} {format_duration(horizon_s) if horizon_s > 0 else horizon_s}: longer than the price "
+                        f"data ({prices.source!r} spans {span / 86400:,.4g} days)")
+
+
+def check_step(prices: PriceData, step_s: float, what: str) -> None:
+    """DataError if windows would start more often than once per price bar."""
+    if step_s < prices.bar.total_seconds():
+        raise DataError(f"{what} {format_duration(step_s)}: shorter than the price bars ({fmt_td(prices.bar)}); "
+                        "windows can start at most once per bar")
+
+
+def window_starts(start, end, every_s: float | None, within: PriceData | None = None) -> list[pd.Timestamp]:
+    """``start`` alone, or every ``every_s`` from ``start`` to ``end`` (rolling windows).
+    With ``within``, only the starts inside that price data's span (the others could not
+    be replayed: no list of millions of windows for a start in 1700)."""
     start = to_utc(start)
     if every_s is None:
         return [start]
     end = to_utc(end)
     if end < start:
         raise DataError(f"--end {fmt_time(end)} is before --start {fmt_time(start)}")
-    n = int(math.floor((end - start).total_seconds() / every_s + 1e-9))
-    return [start + pd.Timedelta(seconds=k * every_s) for k in range(n + 1)]
+    k0 = 0
+    last_s = (end.value - start.value) / 1e9  # int nanoseconds: no Timedelta overflow over 585 years
+    if within is not None:
+        first, last = within.bars.index[0], within.bars.index[-1]
+        k0 = max(0, int(math.ceil((first.value - start.value) / 1e9 / every_s - 1e-9)))
+        last_s = min(last_s, (last.value - start.value) / 1e9)
+    n = int(math.floor(last_s / every_s + 1e-9))
+    if n < k0:
+        raise DataError(f"no window start between {fmt_time(start)} and {fmt_time(end)} lies inside the price data")
+    return [start + pd.Timedelta(seconds=k * every_s) for k in range(k0, n + 1)]

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from sim.data.layouts import Layout, detect_layout, norm_header, path_layout
-from sim.data.times import fmt_td, fmt_time
+from sim.data.times import FIRST_TIME, LAST_TIME, MAX_SECONDS, MIN_SECONDS, TIME_RANGE, fmt_td, fmt_time, to_utc
 from sim.errors import DataError
 
 
@@ -86,6 +86,12 @@ def parse_times(path: str, raw: pd.Series, col: str, lines: np.ndarray, unit: st
         else:
             ms = np.abs(num) > 1e11  # 1e11 s is the year 5138; 1e11 ms is 1973
         secs = np.where(ms, num / 1000.0, num)
+        out = ~((secs >= MIN_SECONDS) & (secs <= MAX_SECONDS))  # also inf
+        if out.any():
+            i = int(np.argmax(out))
+            raise DataError(f"data file {path!r}, line {lines[i]}: the time {text.iloc[i]!r} in column {col!r} "
+                            f"(Unix {'milliseconds' if ms[i] else 'seconds'}) is outside the supported time range "
+                            f"({TIME_RANGE})")
         if ms.any() and not ms.all():
             order = np.argsort(secs, kind="stable")
             ms_sorted = ms[order]
@@ -106,18 +112,26 @@ def parse_times(path: str, raw: pd.Series, col: str, lines: np.ndarray, unit: st
             break
         except (ValueError, TypeError, OverflowError):
             continue
-    if t is None:  # find the first row that does not parse
+    if t is None:  # find the first row that does not parse, or is out of range
         for i, s in enumerate(text):
+            where = f"data file {path!r}, line {lines[i]}: the time {s!r} in column {col!r}"
             try:
-                pd.Timestamp(s)
+                ts = pd.Timestamp(s)
             except (ValueError, TypeError, OverflowError):
                 raise DataError(f"data file {path!r}, line {lines[i]}: cannot read the time {s!r} in column "
                                 f"{col!r} (ISO-8601, YYYY-MM-DD HH:MM:SS or Unix seconds/milliseconds)") from None
+            if ts is not pd.NaT:
+                to_utc(ts, where)
         raise DataError(f"data file {path!r}: cannot read the times in column {col!r}")
     t = pd.DatetimeIndex(t)
     if t.isna().any():
         i = int(np.argmax(np.asarray(t.isna())))
         raise DataError(f"data file {path!r}, line {lines[i]}: cannot read the time {text.iloc[i]!r} in column {col!r}")
+    out = np.asarray((t < FIRST_TIME) | (t > LAST_TIME))
+    if out.any():
+        i = int(np.argmax(out))
+        raise DataError(f"data file {path!r}, line {lines[i]}: the time {text.iloc[i]!r} in column {col!r} is outside "
+                        f"the supported time range ({TIME_RANGE})")
     return t.as_unit("ns").round("s"), np.zeros(len(t), dtype=bool)
 
 
@@ -158,6 +172,12 @@ def read_table(path: str, mapping: Mapping | None, want: str) -> Table:
     tcol = norm_to_col[lay.roles["time"]]
     times, ms = parse_times(path, df[tcol], tcol, lines, None if unit == "auto" else unit, notes)
     if lay.utc_offset_h:
+        shifted = times.asi8.astype(np.float64) - lay.utc_offset_h * 3.6e12
+        out = ~((shifted >= FIRST_TIME.value) & (shifted <= LAST_TIME.value))
+        if out.any():
+            i = int(np.argmax(out))
+            raise DataError(f"data file {path!r}, line {lines[i]}: the time in column {tcol!r} shifted by "
+                            f"UTC{lay.utc_offset_h:+g} h is outside the supported time range ({TIME_RANGE})")
         times = times - pd.Timedelta(hours=lay.utc_offset_h)
         notes.append(f"times in column {tcol!r} are local time UTC{lay.utc_offset_h:+g} h: converted to UTC")
     values = {}
@@ -226,6 +246,9 @@ def clean_table(tb: Table, roles: Iterable[str], keep_last: bool, kind: str) -> 
                          "labelled by its open time may have been saved before it closed")
             df = df.iloc[:-1]
             t = t[:-1]
+        if int(t.asi8[-1]) + bar.value > LAST_TIME.value:
+            raise DataError(f"data file {path!r}: the bar ending {fmt_td(bar)} after the last time is outside the "
+                            f"supported time range ({TIME_RANGE})")
         t = t + bar
     df.index = pd.DatetimeIndex(t, name="time").as_unit("ns")
     lines_kept = df["_line"].to_numpy()

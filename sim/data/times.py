@@ -7,16 +7,31 @@ import pandas as pd
 from sim.errors import DataError
 
 
-def to_utc(t) -> pd.Timestamp:
-    """A time given as text, datetime or Timestamp -> tz-aware UTC Timestamp."""
+# times are nanoseconds since 1970 in int64 (pandas' unit for every index here): this range
+FIRST_TIME = pd.Timestamp("1677-09-22", tz="UTC")
+LAST_TIME = pd.Timestamp("2262-04-11", tz="UTC")
+TIME_RANGE = "1677-09-22 to 2262-04-11 UTC"
+MIN_SECONDS = (FIRST_TIME.value // 10**9)  # the same range in Unix seconds
+MAX_SECONDS = (LAST_TIME.value // 10**9)
+
+
+def to_utc(t, what: str | None = None) -> pd.Timestamp:
+    """A time given as text, datetime or Timestamp -> tz-aware UTC Timestamp (ns).
+    DataError (message starting with ``what``, default ``time 'T'``) if it is not a time
+    or lies outside ``TIME_RANGE``."""
+    what = what or f"time {t!r}"
     try:
         ts = pd.Timestamp(t)
+        if ts is pd.NaT:
+            raise ValueError
+        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+        if not (FIRST_TIME <= ts <= LAST_TIME):
+            raise OverflowError
+        return ts.as_unit("ns")
+    except (OverflowError, pd.errors.OutOfBoundsDatetime):
+        raise DataError(f"{what}: outside the supported time range ({TIME_RANGE})") from None
     except (ValueError, TypeError):
-        raise DataError(f"time {t!r}: not a date or time (use e.g. 2021-01-01 or 2021-01-01T08:00)") from None
-    if ts is pd.NaT:
-        raise DataError(f"time {t!r}: not a date or time")
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    return ts.as_unit("ns")
+        raise DataError(f"{what}: not a date or time (use e.g. 2021-01-01 or 2021-01-01T08:00)") from None
 
 
 def fmt_time(t) -> str:
