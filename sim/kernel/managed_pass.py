@@ -42,10 +42,12 @@ CROSS = 2
 
 
 @njit(cache=True, inline="always")
-def _mm(pv, acc, t0, t1):
-    if t1 - t0 == 1:
-        return acc.tier_rates[t0] * pv - acc.tier_deductions[t0]
-    return maintenance_margin(pv, acc.tier_limits, acc.tier_rates, acc.tier_deductions, t0, t1)
+def _mm(pv, flat, rate, ded, limits, rates, deds, t0, t1):
+    """Maintenance margin of position value ``pv``: the flat rate without a tier search.
+    (Arrays, not the whole AccountArgs tuple: passing that per step costs ~15x the pass.)"""
+    if flat:
+        return rate * pv - ded
+    return maintenance_margin(pv, limits, rates, deds, t0, t1)
 
 
 @njit(cache=True, inline="always")
@@ -64,6 +66,10 @@ def managed_account_path(v, acc, mk, s_path, m_path, c_path, inv, f_path, defaul
     t0 = acc.tier_start[v]
     t1 = acc.tier_end[v]
     fee_rate = acc.fee_rate[v]
+    flat = t1 - t0 == 1
+    mm_rate = acc.tier_rates[t1 - 1]
+    mm_ded = acc.tier_deductions[t1 - 1]
+    limits, rates, deds = acc.tier_limits, acc.tier_rates, acc.tier_deductions
     inverse = kind == INVERSE
     # the plain pass's arithmetic: position value size * px (px = 1/M or M), uPnL
     # sgn * (value - entry value), so a managed account that never acts matches it bitwise
@@ -186,7 +192,7 @@ def managed_account_path(v, acc, mk, s_path, m_path, c_path, inv, f_path, defaul
                     exhausted = True
             if open_:
                 pv_c = size * px_c[i]
-                mm = _mm(pv_c, acc, t0, t1)
+                mm = _mm(pv_c, flat, mm_rate, mm_ded, limits, rates, deds, t0, t1)
                 eq_c = coll + (sgn * (pv_c - pv_entry) + fund_life - fee_open)
                 # 2. top-up trigger
                 if trigger == trigger and pending == 0.0 and mm > 0.0 and eq_c <= trigger * mm:
@@ -238,7 +244,7 @@ def managed_account_path(v, acc, mk, s_path, m_path, c_path, inv, f_path, defaul
             equity = coll + sgn * (pv - pv_entry) + fund_life - fee_open
             # 6. withdrawal trigger on the end mark
             if w_above == w_above and pending == 0.0:
-                mm_e = _mm(pv, acc, t0, t1)
+                mm_e = _mm(pv, flat, mm_rate, mm_ded, limits, rates, deds, t0, t1)
                 if mm_e > 0.0 and equity > w_above * mm_e:
                     amount = min(equity - w_to * mm_e, coll)
                     if amount > 0.0:
