@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CONFIG ?= configs/default.toml
 
-.PHONY: install run test bench clean
+.PHONY: install run test bench clean clean-cache
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,3 +26,8 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) results .pytest_cache .hypothesis
+
+# numba keys its cache on the file of each compiled entry point: after editing a module whose
+# functions the kernel inlines (sim/kernel, sim/instruments, sim/market), drop the cache
+clean-cache:
+	find sim -name '*.nbi' -delete; find sim -name '*.nbc' -delete
