@@ -6,8 +6,9 @@ directly, every plan on the same simulated paths (common random numbers):
 
 1. the static minimum collateral C* for the target, from the identity (no policy);
 2. a grid of on-exchange collateral C (fractions of C*) x reserve R (fractions of C*)
-   x top-up trigger (the config's, or 1.5 and 3 when it has none), with the config's
-   transfer delay, withdrawals, re-hedging, margin mode and default risk;
+   x top-up trigger (30, 50 and 70 % of the plan's initial margin level C / maintenance
+   margin, so that a thin account is topped up early enough; ``top_up_to`` = 2 x trigger),
+   with the config's transfer delay, withdrawals, re-hedging, margin mode and default risk;
 3. for each C, the smallest reserve (and its trigger) whose probability of losing the
    hedge at least once is at most P — the frontier;
 4. among the plans that meet the target, the one with the smallest expected total loss
@@ -30,12 +31,13 @@ import xarray as xr
 from sim import engine
 from sim.analysis.margin import min_collateral
 from sim.errors import ConfigError
+from sim.instruments.perpetual import margin_excess
 from sim.kernel.args import POLICY_OUTPUTS
 from sim.results import stats
 
-COLLATERAL_FRACTIONS = (0.2, 0.35, 0.5, 0.65, 0.8, 1.0)
-RESERVE_FRACTIONS = (0.0, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5)
-DEFAULT_TRIGGERS = (1.5, 3.0)
+COLLATERAL_FRACTIONS = (0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0)
+RESERVE_FRACTIONS = (0.0, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.0)
+TRIGGER_FRACTIONS = (0.3, 0.5, 0.7)  # of the initial margin level
 PLAN_VARS = {  # name: (units, meaning); "{m}" is the margin currency
     "liquidation_probability": ("1", "probability of losing the hedge at least once within the horizon"),
     "liquidation_probability_se": ("1", "its standard error"),
@@ -80,22 +82,30 @@ def run_frontier(cfg, target: float, *, progress=False, threads=None, chunk_path
     unit_scale = cfg.market.spot if ckey.endswith("_usd") and hedge.kind == 0 else 1.0  # BTC -> USD amounts
     c_levels = [round(f * c_star * unit_scale, 12) for f in COLLATERAL_FRACTIONS]
     r_levels = [round(f * c_star, 12) for f in RESERVE_FRACTIONS]
-    triggers = (cfg.policy.top_up_trigger,) if cfg.policy.top_up_trigger is not None else DEFAULT_TRIGGERS
-    sweep = {"policy.top_up_reserve": r_levels, "policy.top_up_trigger": list(triggers)}
     # 2. one run per collateral level, every (reserve, trigger) on the same paths
-    shape = (len(r_levels), len(triggers))
-    stats_by_level = []
+    shape = (len(r_levels), len(TRIGGER_FRACTIONS))
+    stats_by_level, trig = [], []
     for c in c_levels:
-        raw = engine.simulate(cfg.replace({ckey: c}).with_sweep(sweep), progress=progress, **run_kw)
+        ccfg = cfg.replace({ckey: c, "policy.top_up_to": None})
+        h = engine.resolve_hedge(ccfg)
+        level0 = (h.collateral - h.open_fee) / -margin_excess(h.kind, h.size, h.entry, 0.0, h.entry, h.tiers, 0.0)
+        triggers = [round(max(1.05, f * level0), 6) for f in TRIGGER_FRACTIONS]
+        trig.append(triggers)
+        sweep = {"policy.top_up_reserve": r_levels, "policy.top_up_trigger": triggers}
+        raw = engine.simulate(ccfg.with_sweep(sweep), progress=progress, **run_kw)
         stats_by_level.append(_plan_statistics(raw, shape))
-    coords = {"collateral": np.asarray(c_levels) / unit_scale, "reserve": r_levels, "trigger": list(triggers)}
-    out = xr.Dataset({name: (("collateral", "reserve", "trigger"), np.stack([s[name] for s in stats_by_level]),
+    dims = ("collateral", "reserve", "trigger_fraction")
+    coords = {"collateral": np.asarray(c_levels) / unit_scale, "reserve": r_levels,
+              "trigger_fraction": list(TRIGGER_FRACTIONS)}
+    out = xr.Dataset({name: (dims, np.stack([s[name] for s in stats_by_level]),
                              {"units": units.format(m=hedge.margin_unit), "long_name": ln})
                       for name, (units, ln) in PLAN_VARS.items()}, coords=coords)
+    out["trigger"] = (("collateral", "trigger_fraction"), np.asarray(trig),
+                      {"units": "1", "long_name": "top-up trigger: margin level (equity / maintenance margin)"})
     m_unit = hedge.margin_unit
     out["collateral"].attrs = {"units": m_unit, "long_name": "collateral posted on the exchange"}
     out["reserve"].attrs = {"units": m_unit, "long_name": "top-up reserve"}
-    out["trigger"].attrs = {"units": "1", "long_name": "top-up trigger (margin level)"}
+    out["trigger_fraction"].attrs = {"units": "1", "long_name": "top-up trigger as a fraction of the initial margin level"}
     # 3. the frontier: per collateral, the smallest reserve meeting the target
     p = out["liquidation_probability"].values  # (C, R, T)
     loss = out["expected_total_loss"].values
@@ -106,7 +116,7 @@ def run_frontier(cfg, target: float, *, progress=False, threads=None, chunk_path
         for k in range(len(r_levels)):
             if ok[j, k].any():
                 t = int(np.argmin(np.where(ok[j, k], loss[j, k], np.inf)))
-                min_reserve[j], best_trig[j] = r_levels[k], triggers[t]
+                min_reserve[j], best_trig[j] = r_levels[k], trig[j][t]
                 break
     out["min_reserve"] = ("collateral", min_reserve, {
         "units": m_unit, "long_name": f"smallest reserve with P(losing the hedge) <= {target:g} (NaN: none on the grid)"})
@@ -116,7 +126,7 @@ def run_frontier(cfg, target: float, *, progress=False, threads=None, chunk_path
     if np.isfinite(masked).any():
         j, k, t = np.unravel_index(int(np.argmin(masked)), masked.shape)
         best = {"best_collateral": float(out["collateral"][j]), "best_reserve": r_levels[k],
-                "best_trigger": float(triggers[t]), "best_expected_total_loss": float(loss[j, k, t]),
+                "best_trigger": float(trig[j][t]), "best_expected_total_loss": float(loss[j, k, t]),
                 "best_expected_total_loss_se": float(out["expected_total_loss_se"].values[j, k, t]),
                 "best_liquidation_probability": float(p[j, k, t])}
     else:

@@ -27,6 +27,7 @@ import numpy as np
 import xarray as xr
 
 from sim import engine, results
+from sim.engine.management import resolve_management
 from sim.errors import ConfigError
 from sim.instruments.perpetual import INVERSE, LINEAR, position_value
 from sim.results import meta
@@ -140,9 +141,13 @@ def run_margin(cfg, targets: list[float], **run_kw) -> MarginResult:
     if "position.collateral" in cfg.sweep:
         raise ConfigError('sweep."position.collateral": hedgesim margin evaluates every collateral level itself; '
                           "remove it from the sweep")
-    direct = cfg.position.hedge_collateral
+    # the collateral identity fails when the hedge grows with the collateral, and when a
+    # policy or the exchange moves margin along the path: then evaluate the grid directly
+    managed = resolve_management(cfg).managed
+    direct = cfg.position.hedge_collateral or managed
     if direct and cfg.sweep:
-        raise ConfigError("hedgesim margin with position.hedge_collateral = true evaluates a collateral grid "
+        raise ConfigError("hedgesim margin with position.hedge_collateral = true, a [policy] or exchange risk "
+                          "evaluates a collateral grid "
                           "directly and does not combine with a sweep; run one variant at a time")
     raw = engine.simulate(cfg, **run_kw)
     ds_run = results.build_dataset(raw)
@@ -171,7 +176,9 @@ def run_margin(cfg, targets: list[float], **run_kw) -> MarginResult:
     ds.attrs.update({k: ds_run.attrs[k] for k in ("config", "config_user", "config_source", "seed", "paths", "model",
                                                    "dt", "horizon", "steps", "hedgesim_version", "rng",
                                                    "rng_block_paths", "margin_unit")})
-    ds.attrs["method"] = ("direct evaluation on the same paths (hedge_collateral = true)" if direct else
+    ds.attrs["method"] = ("direct evaluation on the same paths (a [policy] or exchange risk: the collateral identity "
+                          "does not hold)" if managed else
+                          "direct evaluation on the same paths (hedge_collateral = true)" if direct else
                           "collateral identity: P(liq | C) = P(required_collateral >= C), exact on these paths")
     meta.stamp(ds, "sim.analysis.margin.run_margin(...)")  # format v1 attrs (sim.results.meta)
     return MarginResult(ds, any(len(h.tiers[0]) > 1 for h in raw.hedges))

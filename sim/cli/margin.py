@@ -4,6 +4,7 @@ and the whole liquidation curve from one run (docs/margin.md)."""
 from __future__ import annotations
 
 from sim.cli.common import add_common_args, load_config_args, out_path, write_and_print
+from sim.errors import UsageError
 
 
 def add_parser(sub) -> None:
@@ -13,6 +14,9 @@ def add_parser(sub) -> None:
                    help="target liquidation probability (repeatable; default 0.01 and 0.001)")
     m.add_argument("--out", help='curve file, ".zarr" or ".nc" (default: results/<config>_margin.zarr)')
     m.add_argument("--no-save", action="store_true", help="do not write a result file")
+    m.add_argument("--policy", action="store_true",
+                   help="the (on-exchange collateral, reserve) frontier under the config's [policy] and exchange "
+                        "risk for one --target, and the plan with the least expected total loss")
 
 
 def cmd(args) -> int:
@@ -20,6 +24,17 @@ def cmd(args) -> int:
     from sim.report.text import format_margin
 
     cfg = load_config_args(args)
+    if args.policy:
+        from sim.analysis.frontier import run_frontier
+        from sim.report.text_frontier import format_frontier
+
+        if args.targets and len(args.targets) > 1:
+            raise UsageError("--policy: give one --target")
+        out = out_path(args, cfg, "_frontier")
+        frontier = run_frontier(cfg, (args.targets or [0.01])[0], progress=not args.quiet, threads=args.threads,
+                                chunk_paths=args.chunk)
+        write_and_print(frontier, out, format_frontier(frontier), "frontier")
+        return 0
     out = out_path(args, cfg, "_margin")
     curve, tiered = run_margin(cfg, args.targets or [0.01, 0.001], progress=not args.quiet, threads=args.threads,
                                chunk_paths=args.chunk)

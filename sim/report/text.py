@@ -14,6 +14,7 @@ import xarray as xr
 
 from sim.analysis.margin import MIN_EVENTS
 from sim.report.fmt import fmt_number, fmt_percent, fmt_probability
+from sim.report.text_frontier import format_frontier
 from sim.report.text_data import format_backtest, format_replay
 from sim.results.kinds import at_horizon, first_variant, kind_of, sweep_dims
 
@@ -32,6 +33,8 @@ def format_result(ds: xr.Dataset) -> str:
         return format_replay(ds)
     if kind == "backtest":
         return format_backtest(ds)
+    if kind == "frontier":
+        return format_frontier(ds)
     return str(ds)
 
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 import xarray as xr
 
 # the results of sim.data, by the title they carry
-DATA_KINDS = {"hedgesim historical replay": "replay", "hedgesim walk-forward backtest": "backtest"}
+DATA_KINDS = {"hedgesim historical replay": "replay", "hedgesim walk-forward backtest": "backtest",
+              "hedgesim margin frontier": "frontier"}
 
 
 def kind_of(ds: xr.Dataset) -> str:
