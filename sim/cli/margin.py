@@ -26,7 +26,7 @@ def cmd(args) -> int:
     cfg = load_config_args(args)
     if args.policy:
         from sim.analysis.frontier import run_frontier
-        from sim.report.text_frontier import format_frontier
+        from sim.report.text_policy import format_frontier
 
         if args.targets and len(args.targets) > 1:
             raise UsageError("--policy: give one --target")

@@ -14,7 +14,7 @@ import xarray as xr
 
 from sim.analysis.margin import MIN_EVENTS
 from sim.report.fmt import fmt_number, fmt_percent, fmt_probability
-from sim.report.text_frontier import format_frontier
+from sim.report.text_policy import format_frontier, policy_rows
 from sim.report.text_data import format_backtest, format_replay
 from sim.results.kinds import at_horizon, first_variant, kind_of, sweep_dims
 
@@ -108,6 +108,7 @@ def _single(ds: xr.Dataset) -> list[str]:
                      f"{fmt_probability(float(ds['shortfall_probability']))}  (95 % CI "
                      f"{fmt_probability(float(ds['shortfall_probability_low']))} to "
                      f"{fmt_probability(float(ds['shortfall_probability_high']))})"))
+    rows += policy_rows(ds)
     w = max(len(r[0]) for r in rows)
     lines += [f"{k:<{w}}  {v}" for k, v in rows]
     lines.append("")

@@ -1,13 +1,15 @@
-"""The table of ``hedgesim margin --policy``: the (on-exchange, reserve) frontier and the
-plan with the least expected total loss (docs/policies.md)."""
+"""What a managed hedge did (the policy rows of ``hedgesim run``) and the table of
+``hedgesim margin --policy``: the (on-exchange, reserve) frontier and the plan with the
+least expected total loss (docs/policies.md)."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import xarray as xr
 
-from sim.report.fmt import fmt_number
+from sim.report.fmt import fmt_number, fmt_probability
 
 
 def format_frontier(ds: xr.Dataset) -> str:
@@ -53,3 +55,41 @@ def format_frontier(ds: xr.Dataset) -> str:
         lines.append("no plan on the grid meets the target: raise the reserve grid (more paths do not help)")
     lines.append("(expected total loss = equity forfeited at liquidations + what an exchange default takes; USD)")
     return "\n".join(lines)
+
+
+def policy_rows(ds: xr.Dataset) -> list[tuple[str, str]]:
+    """Summary rows of a managed single-variant run (none for a static hedge)."""
+    if "reserve_used_mean" not in ds:
+        return []
+    cfg = json.loads(ds.attrs.get("config", "{}"))
+    pol, ex = cfg.get("policy", {}), cfg.get("exchange", {})
+    unit = ds["reserve_used"].attrs.get("units", "BTC")
+    d = 6 if unit == "BTC" else 2
+    num = (lambda name: f"{float(ds[name]):,.{d}f} {unit}")  # noqa: E731
+    plan = [f"reserve {pol.get('top_up_reserve', 0):g} {unit}"]
+    if pol.get("top_up_trigger") is not None:
+        plan.append(f"top up at level {pol['top_up_trigger']:g} -> {pol['top_up_to']:g} after {pol['transfer_delay']}")
+    if pol.get("withdraw_above") is not None:
+        plan.append(f"withdraw above {pol['withdraw_above']:g} -> {pol['withdraw_to']:g}")
+    if pol.get("rehedge"):
+        plan.append(f"re-hedge after {pol['rehedge_delay']}")
+    plan.append(f"margin {ex.get('margin_mode', 'isolated')}, wallet {ex.get('wallet', 0):g} {unit}")
+    q99 = float(ds["reserve_used_quantile"].sel(quantile_level=0.99))
+    rows = [
+        ("managed hedge", "; ".join(plan)),
+        ("top-ups (transfers in)", f"mean {float(ds['top_ups_mean']):.3f} per path; reserve used mean "
+         f"{num('reserve_used_mean')}, 99 % quantile {q99:,.{d}f} {unit}"),
+        ("reserve exhausted", f"{fmt_probability(float(ds['reserve_exhausted_probability']))}  (95 % CI "
+         f"{fmt_probability(float(ds['reserve_exhausted_probability_low']))} to "
+         f"{fmt_probability(float(ds['reserve_exhausted_probability_high']))})"),
+        ("withdrawn, re-hedges", f"mean {num('withdrawn_mean')}; mean {float(ds['rehedges_mean']):.4f} re-hedges"),
+        ("on the exchange", f"time-average {num('mean_on_exchange_mean')}; peak {num('max_on_exchange_mean')} "
+         "(means over paths)"),
+        (f"exchange default ({ex.get('default_rate', 0):g}/yr)",
+         f"{fmt_probability(float(ds['exchange_default_probability']))}; expected loss {num('exchange_loss_mean')} "
+         f"({fmt_number(float(ds['exchange_loss_usd_mean']))} USD) +- {fmt_number(float(ds['exchange_loss_usd_mean_se']))} USD, "
+         f"{100 * ex.get('recovery_rate', 0):g} % recovered"),
+        ("expected total loss", f"{fmt_number(float(ds['expected_total_loss']))} +- "
+         f"{fmt_number(float(ds['expected_total_loss_se']))} USD (equity forfeited at liquidations + exchange loss)"),
+    ]
+    return rows
