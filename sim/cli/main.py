@@ -36,16 +36,19 @@ def build_parser() -> argparse.ArgumentParser:
 def _dispatch(args) -> int:
     with common.session(args):  # the command line for the results' attrs; output locks released at the end
         if args.command in COMMANDS:
-            return COMMANDS[args.command].cmd(args)
-        from sim.cli import data  # pandas and the market-data readers: only for these commands
+            status = COMMANDS[args.command].cmd(args)
+        else:
+            from sim.cli import data  # pandas and the market-data readers: only for these commands
 
-        return getattr(data, DATA_COMMANDS[args.command])(args)
+            status = getattr(data, DATA_COMMANDS[args.command])(args)
+        _hold_late_signals()  # the command has ended: a signal while the session closes changes nothing
+        return status
 
 
 STATUS = {signal.SIGINT: 130, signal.SIGTERM: 143}
 # what an interrupted command leaves: nothing of it (sim.results.io and sim.report.folder remove
 # their temporaries on KeyboardInterrupt, Terminated included)
-LEFT = {"report": "the report folder is as it was", "show": "", "calibrate": ""}
+LEFT = {"report": "the report folder is as it was", "show": "", "calibrate": "", "config": ""}
 
 
 _received: list[int] = []  # the signals of the current command (a distributed run returns 130 for both)
@@ -56,6 +59,18 @@ def _terminate(signum, frame):
     raise Terminated()
 
 
+def _note(signum, frame):
+    _received.append(signum)
+
+
+def _hold_late_signals() -> None:
+    """Once the command has returned its status, SIGINT/SIGTERM are only noted: what
+    happened is decided (until ``main`` ends)."""
+    if threading.current_thread() is threading.main_thread():
+        for s in STATUS:
+            signal.signal(s, _note)
+
+
 def main(argv: list[str] | None = None) -> int:
     """``hedgesim ARGS`` (``argv``: in-process, e.g. tests; None: the process's own
     command line, whose late signals are then ignored so the status decided here is the
@@ -64,18 +79,20 @@ def main(argv: list[str] | None = None) -> int:
     args.argv = sys.argv[1:] if argv is None else [str(a) for a in argv]  # recorded in results (attr command)
     own = threading.current_thread() is threading.main_thread()
     _received.clear()
-    previous = signal.signal(signal.SIGTERM, _terminate) if own else None
+    previous = {s: signal.getsignal(s) for s in STATUS} if own else {}
+    if own:
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         status = _run(args)
     except KeyboardInterrupt as exc:  # a second signal while the first one was being handled
         status = STATUS[signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT]
     finally:
         if own:
-            if argv is None:
-                for s in STATUS:
+            for s, handler in previous.items():
+                if argv is None:  # the process ends with the status decided above
                     signal.signal(s, signal.SIG_IGN)
-            else:
-                signal.signal(signal.SIGTERM, previous)
+                elif handler is not None:
+                    signal.signal(s, handler)
     return status
 
 

@@ -163,6 +163,8 @@ def check_result(ds: xr.Dataset, source: str) -> xr.Dataset:
     for name in small:
         try:
             ds[name].load()
+        except ResultFileError:  # sim.results.io names the variable already
+            raise
         except Exception as exc:  # noqa: BLE001 - any decoding error of a damaged chunk
             raise _cannot_read(source, name, exc) from None
     if "sample_index" in ds:
@@ -189,7 +191,7 @@ def first_unreadable(ds: xr.Dataset) -> tuple[str, BaseException] | None:
             n = v.sizes["path"]
             for a in range(0, n, SLICE):
                 np.asarray(ds[name].isel(path=slice(a, min(n, a + SLICE))).values)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - whatever the codec or the file raises
             return name, exc
     return None
 
@@ -206,4 +208,7 @@ def reading(ds: xr.Dataset, source: str):
         bad = first_unreadable(ds)
         if bad is None:
             raise
-        raise _cannot_read(source, *bad) from None
+        name, err = bad
+        if isinstance(err, ResultFileError):
+            raise err from None
+        raise _cannot_read(source, name, err) from None

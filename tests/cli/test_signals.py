@@ -1,0 +1,152 @@
+"""SIGINT and SIGTERM during ``hedgesim run`` (issue 12, item 4), in real subprocesses.
+
+Each trial starts ``python -m sim run`` on a run big enough to spend a while simulating and
+writing (60,000 paths: a ~6 MB store), waits for a moment of the run, waits a seeded delay
+more, and sends the signal. Moments: during the simulation (after the first progress
+output), during the write (the hidden temporary ``.r.zarr.tmp-*`` exists) and just after the
+write (``r.zarr`` appeared: the table is being printed). Every trial must end as one of
+
+- exit 130 (SIGINT) / 143 (SIGTERM), one line on stderr, no result and nothing hidden left
+  (no ``.r.zarr.tmp-*``, ``.r.zarr.old-*`` or lock), or
+- exit 0 with a complete, readable result (the signal came after the write, or too late),
+
+and never a traceback. Four trials run in ``make test`` (in parallel, ~15 s); set
+``HEDGESIM_SIGNAL_TRIALS=N`` for N more, seeded, at random moments.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import sim
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT = ROOT / "configs" / "default.toml"
+PATHS = 60_000
+STATUS = {signal.SIGINT: 130, signal.SIGTERM: 143}
+TIMEOUT_S = 180.0
+
+
+class Trial:
+    """One ``hedgesim run`` in ``folder`` that gets ``sig`` ``delay`` seconds after ``moment``
+    ("progress", "tmp" or "result")."""
+
+    def __init__(self, folder: Path, sig: int, moment: str, delay: float, seed: int):
+        folder.mkdir(parents=True)
+        self.folder, self.sig, self.moment, self.delay = folder, sig, moment, delay
+        self.out = folder / "r.zarr"
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "sim", "run", str(DEFAULT), "--paths", str(PATHS), "--seed", str(seed),
+             "--set", "simulation.horizon=1d", "--threads", "1", "--out", str(self.out)],
+            cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        os.set_blocking(self.proc.stderr.fileno(), False)
+        self.err = b""
+        self.seen_at: float | None = None  # when the moment was seen
+        self.sent = False
+
+    def _moment_seen(self) -> bool:
+        if self.moment == "progress":
+            return bool(self.err)
+        names = [p.name for p in self.folder.iterdir()]
+        if self.moment == "tmp":
+            return any(n.startswith(".r.zarr.tmp-") for n in names)
+        return "r.zarr" in names
+
+    def poll(self) -> bool:
+        """Advance; True once the process has exited."""
+        try:
+            chunk = self.proc.stderr.read()
+            if chunk:
+                self.err += chunk
+        except (BlockingIOError, TypeError):
+            pass
+        if self.proc.poll() is not None:
+            return True
+        now = time.monotonic()
+        if self.seen_at is None and self._moment_seen():
+            self.seen_at = now
+        if not self.sent and self.seen_at is not None and now - self.seen_at >= self.delay:
+            self.proc.send_signal(self.sig)
+            self.sent = True
+        return False
+
+    def finish(self) -> tuple[int, str, str]:
+        out, rest = self.proc.communicate(timeout=TIMEOUT_S)
+        return self.proc.returncode, out.decode(errors="replace"), (self.err + (rest or b"")).decode(errors="replace")
+
+
+def run_trials(trials: list[Trial]) -> None:
+    deadline = time.monotonic() + TIMEOUT_S
+    pending = list(trials)
+    while pending and time.monotonic() < deadline:
+        pending = [t for t in pending if not t.poll()]
+        time.sleep(0.002)
+    for t in pending:  # pragma: no cover - a hung run
+        t.proc.kill()
+        pytest.fail(f"hedgesim run did not end within {TIMEOUT_S} s ({t.moment}, {signal.Signals(t.sig).name})")
+
+
+def check(t: Trial) -> str:
+    """The outcome of a trial ("interrupted" or "complete"), asserting the rules above."""
+    code, out, err = t.finish()
+    what = f"{signal.Signals(t.sig).name} {t.delay:.3f} s after {t.moment}: exit {code}\nstderr: {err[-2000:]}"
+    assert "Traceback" not in err, what
+    left = sorted(p.name for p in t.folder.iterdir() if p.name.startswith("."))
+    assert not left, f"{what}\nleft behind: {left}"
+    if code == STATUS[t.sig]:
+        assert not t.out.exists(), f"{what}\nexit {code} but the result exists"
+        lines = [ln for ln in err.replace("\r", "\n").splitlines() if ln.startswith("hedgesim:")]
+        assert lines and "no result written" in lines[-1], what
+        return "interrupted"
+    assert code == 0, what
+    ds = sim.open_result(t.out)
+    assert ds.sizes["path"] == PATHS and np.isfinite(ds["hedged_pnl"].values).all(), what
+    assert f"result written to {t.out}" in out or "interrupted" in err, what
+    return "complete"
+
+
+# Until sim.results.io.write holds SIGINT/SIGTERM over the temporary's write and its rename
+# (zarr writes chunks from its own thread, which recreates the temporary after it was
+# removed) and raises InterruptedAfterWrite for a signal after the rename, and
+# sim.cli.common.write_and_print does the same while it prints, a trial can leave a
+# temporary or exit 130/143 with the result written (issue 12).
+NEEDS_WRITER = pytest.mark.xfail(reason="needs the signal handling of sim.results.io.write and "
+                                 "sim.cli.common.write_and_print (issue 12)", strict=False)
+
+
+@NEEDS_WRITER
+def test_signals_at_several_moments(tmp_path):
+    rng = random.Random(12)
+    plan = [(signal.SIGINT, "progress", rng.uniform(0.0, 0.3)),
+            (signal.SIGTERM, "tmp", rng.uniform(0.0, 0.1)),
+            (signal.SIGINT, "tmp", rng.uniform(0.0, 0.1)),
+            (signal.SIGTERM, "result", 0.0)]
+    trials = [Trial(tmp_path / f"t{i}", sig, moment, delay, seed=i + 1) for i, (sig, moment, delay) in enumerate(plan)]
+    run_trials(trials)
+    outcomes = [check(t) for t in trials]
+    assert outcomes[0] == "interrupted"  # mid-simulation: nothing was written
+    assert outcomes[3] == "complete"  # the result was there when the signal came
+
+
+@NEEDS_WRITER
+@pytest.mark.skipif(not os.environ.get("HEDGESIM_SIGNAL_TRIALS"), reason="set HEDGESIM_SIGNAL_TRIALS=N to run N more")
+def test_signals_at_random_moments(tmp_path):
+    n = int(os.environ["HEDGESIM_SIGNAL_TRIALS"])
+    rng = random.Random(1212)
+    outcomes = []
+    for batch in range(0, n, 2):  # two at a time: the machine's cores
+        trials = [Trial(tmp_path / f"t{i}", rng.choice(list(STATUS)), rng.choice(["progress", "tmp", "result"]),
+                        rng.uniform(0.0, 0.4), seed=i) for i in range(batch, min(n, batch + 2))]
+        run_trials(trials)
+        outcomes += [check(t) for t in trials]
+    print({o: outcomes.count(o) for o in set(outcomes)})
