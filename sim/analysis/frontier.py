@@ -6,8 +6,9 @@ directly, every plan on the same simulated paths (common random numbers):
 
 1. the static minimum collateral C* for the target, from the identity (no policy);
 2. a grid of on-exchange collateral C (fractions of C*) x reserve R (fractions of C*)
-   x top-up trigger (30, 50 and 70 % of the plan's initial margin level C / maintenance
-   margin, so that a thin account is topped up early enough; ``top_up_to`` = 2 x trigger),
+   x top-up trigger (30, 50 and 70 % of the way from the liquidation level 1 to the plan's
+   initial margin level C / maintenance margin, so that a thin account is topped up early
+   enough; ``top_up_to`` = 2 x trigger),
    with the config's transfer delay, withdrawals, re-hedging, margin mode and default risk;
 3. for each C, the smallest reserve (and its trigger) whose probability of losing the
    hedge at least once is at most P — the frontier;
@@ -37,7 +38,7 @@ from sim.results import stats
 
 COLLATERAL_FRACTIONS = (0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0)
 RESERVE_FRACTIONS = (0.0, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.0)
-TRIGGER_FRACTIONS = (0.3, 0.5, 0.7)  # of the initial margin level
+TRIGGER_FRACTIONS = (0.3, 0.5, 0.7)  # of the way from level 1 to the initial margin level
 PLAN_VARS = {  # name: (units, meaning); "{m}" is the margin currency
     "liquidation_probability": ("1", "probability of losing the hedge at least once within the horizon"),
     "liquidation_probability_se": ("1", "its standard error"),
@@ -89,7 +90,7 @@ def run_frontier(cfg, target: float, *, progress=False, threads=None, chunk_path
         ccfg = cfg.replace({ckey: c, "policy.top_up_to": None})
         h = engine.resolve_hedge(ccfg)
         level0 = (h.collateral - h.open_fee) / -margin_excess(h.kind, h.size, h.entry, 0.0, h.entry, h.tiers, 0.0)
-        triggers = [round(max(1.05, f * level0), 6) for f in TRIGGER_FRACTIONS]
+        triggers = [round(1.0 + f * (level0 - 1.0), 9) for f in TRIGGER_FRACTIONS]  # distinct: level0 > 1
         trig.append(triggers)
         sweep = {"policy.top_up_reserve": r_levels, "policy.top_up_trigger": triggers}
         raw = engine.simulate(ccfg.with_sweep(sweep), progress=progress, **run_kw)
@@ -105,7 +106,7 @@ def run_frontier(cfg, target: float, *, progress=False, threads=None, chunk_path
     m_unit = hedge.margin_unit
     out["collateral"].attrs = {"units": m_unit, "long_name": "collateral posted on the exchange"}
     out["reserve"].attrs = {"units": m_unit, "long_name": "top-up reserve"}
-    out["trigger_fraction"].attrs = {"units": "1", "long_name": "top-up trigger as a fraction of the initial margin level"}
+    out["trigger_fraction"].attrs = {"units": "1", "long_name": "top-up trigger: fraction of the way from level 1 to the initial margin level"}
     # 3. the frontier: per collateral, the smallest reserve meeting the target
     p = out["liquidation_probability"].values  # (C, R, T)
     loss = out["expected_total_loss"].values
