@@ -129,7 +129,8 @@ def run_frontier(cfg, target: float, *, progress=False, threads=None, chunk_path
         best = {"best_collateral": float(out["collateral"][j]), "best_reserve": r_levels[k],
                 "best_trigger": float(trig[j][t]), "best_expected_total_loss": float(loss[j, k, t]),
                 "best_expected_total_loss_se": float(out["expected_total_loss_se"].values[j, k, t]),
-                "best_liquidation_probability": float(p[j, k, t])}
+                "best_liquidation_probability": float(p[j, k, t]),
+                "best_exchange_loss_usd": float(out["exchange_loss_usd_mean"].values[j, k, t])}
     else:
         best = {}
     static_j = len(c_levels) - 1  # C = C*, no reserve: the static plan
@@ -138,6 +139,7 @@ def run_frontier(cfg, target: float, *, progress=False, threads=None, chunk_path
         "static_min_collateral": c_star, "static_min_collateral_low": lo, "static_min_collateral_high": hi,
         "static_expected_total_loss": float(loss[static_j, 0, 0]),
         "static_liquidation_probability": float(p[static_j, 0, 0]),
+        "static_exchange_loss_usd": float(out["exchange_loss_usd_mean"].values[static_j, 0, 0]),
         "transfer_delay": str(cfg.policy.transfer_delay), "default_rate": float(cfg.exchange.default_rate),
         "recovery_rate": float(cfg.exchange.recovery_rate), "margin_mode": str(cfg.exchange.margin_mode),
         "paths": int(static.paths), "seed": int(static.seed), "steps": int(cfg.steps),

@@ -29,7 +29,8 @@ def format_frontier(ds: xr.Dataset) -> str:
         f"static (no policy): minimum collateral {amt(a['static_min_collateral'])} (95 % CI "
         f"{amt(a['static_min_collateral_low'])} to {amt(a['static_min_collateral_high'])}); P = "
         f"{100 * a['static_liquidation_probability']:.2f} %, expected total loss "
-        f"{fmt_number(a['static_expected_total_loss'])} USD",
+        f"{fmt_number(a['static_expected_total_loss'])} USD (exchange default: "
+        f"{fmt_number(a.get('static_exchange_loss_usd', math.nan))} USD)",
         "",
         f"{'on exchange':>18}{'reserve needed':>22}{'trigger':>9}{'P(lose hedge)':>15}{'exp. total loss':>17}"
         f"{'exp. exchange loss':>20}",
@@ -50,7 +51,8 @@ def format_frontier(ds: xr.Dataset) -> str:
             f"least expected total loss meeting the target: {amt(a['best_collateral'])} on the exchange + "
             f"{amt(a['best_reserve'])} in reserve, top-up at margin level {a['best_trigger']:.3g}: "
             f"P = {100 * a['best_liquidation_probability']:.2f} %, expected total loss "
-            f"{fmt_number(a['best_expected_total_loss'])} +- {fmt_number(a['best_expected_total_loss_se'])} USD")
+            f"{fmt_number(a['best_expected_total_loss'])} +- {fmt_number(a['best_expected_total_loss_se'])} USD "
+            f"(exchange default: {fmt_number(a.get('best_exchange_loss_usd', math.nan))} USD)")
     else:
         lines.append("no plan on the grid meets the target: raise the reserve grid (more paths do not help)")
     lines.append("(expected total loss = equity forfeited at liquidations + what an exchange default takes; USD)")
