@@ -20,6 +20,7 @@ import numpy as np
 from sim.kernel import rng
 from sim.config import Config, ConfigError, load_preset, sweep_dim_name
 from sim.engine.hedge import Hedge, account_args, resolve_hedge
+from sim.engine import memory
 from sim.engine.importance import importance_tilt
 from sim.kernel import MarketArgs, PathOutputs, simulate_chunk
 from sim.kernel.args import N_POLICY
@@ -59,6 +60,40 @@ def allocate_outputs(paths: int, variants: int, save_paths: int, n_save: int, n_
         max_drawdown=np.empty(shape), policy=np.zeros((paths if managed else 0, variants, N_POLICY)),
         saved=np.full((save_paths, n_save, 4), np.nan),
     )
+
+
+def memory_needed(cfg: Config, paths: int, variants: int, save_paths: int, n_save: int, n_report: int,
+                  managed: bool, threads: int | None = None) -> memory.MemoryEstimate:
+    """The peak memory of simulating ``paths`` paths (``sim.engine.memory``); one row of
+    ``allocate_outputs`` gives the bytes per path, so the estimate follows its types."""
+    row = allocate_outputs(1, variants, 0, n_save, n_report, managed=managed)
+    n_threads = (max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)) if threads is not None
+                 else numba.get_num_threads())
+    return memory.estimate(paths=paths, variants=variants, report_times=n_report,
+                           row_bytes=sum(x.nbytes for x in row[:-1]), policy_row_bytes=row.policy.nbytes,
+                           saved_paths=save_paths, saved_points=n_save, steps=cfg.steps,
+                           funding_every=cfg.funding_every, save_every=cfg.save_every, threads=n_threads)
+
+
+def check_memory(cfg: Config, paths: int | None = None, *, first_path: int = 0, count: int | None = None,
+                 threads: int | None = None, available: int | None = None) -> memory.MemoryEstimate:
+    """The memory estimate of ``simulate(cfg, paths, first_path=, count=, threads=)``
+    without simulating; ConfigError if it exceeds the available memory (what ``simulate``
+    itself checks before allocating). A distributed run can call it per shard before
+    submitting any."""
+    paths = cfg.simulation.paths if paths is None else int(paths)
+    count = paths - first_path if count is None else int(count)
+    _, vcfgs = variants(cfg)
+    acc = account_args([resolve_hedge(vc) for vc in vcfgs])
+    save_k = max(0, min(cfg.simulation.save_paths, paths) - first_path)
+    need = memory_needed(cfg, count, len(vcfgs), min(save_k, count), cfg.steps // cfg.save_every + 1,
+                         len(cfg.report_steps), bool(acc.managed.any()), threads)
+    memory.check(need, available, what=_memory_what(first_path, count, paths))
+    return need
+
+
+def _memory_what(first_path: int, count: int, paths: int) -> str:
+    return "this run" if count == paths else f"this shard (paths {first_path:,} to {first_path + count:,} of {paths:,})"
 
 
 def _chunk_view(out: PathOutputs, a: int, b: int) -> PathOutputs:
@@ -164,8 +199,14 @@ def simulate(cfg: Config, paths: int | None = None, seed: int | None = None, *,
     save_k = max(0, min(cfg.simulation.save_paths, paths) - first_path)
     save_every = cfg.save_every
     n_save = cfg.steps // save_every + 1
-    out = allocate_outputs(count, len(hedges), min(save_k, count), n_save, len(report_steps),
-                           managed=bool(acc.managed.any()))
+    managed = bool(acc.managed.any())
+    need = memory_needed(cfg, count, len(hedges), min(save_k, count), n_save, len(report_steps), managed, threads)
+    memory.check(need, what=_memory_what(first_path, count, paths))
+    try:
+        out = allocate_outputs(count, len(hedges), min(save_k, count), n_save, len(report_steps), managed=managed)
+    except MemoryError:
+        raise ConfigError(f"not enough memory for the per-path outputs: the run needs about "
+                          f"{memory.gib(need.total)} ({need.describe()})") from None
 
     chunk_blocks = DEFAULT_CHUNK_BLOCKS if chunk_paths is None else max(1, -(-int(chunk_paths) // rng.BLOCK))
     chunk = chunk_blocks * rng.BLOCK
