@@ -289,3 +289,48 @@ def test_shards_are_whole_blocks():
             sh = shards_of(paths, s)
             assert sh[0][0] == 0 and sum(c for _, c in sh) == paths
             assert all(a % rng.BLOCK == 0 for a, _ in sh)
+
+
+def test_store_is_result_format_v1(client, tmp_path):
+    """A distributed store is a format v1 result (issue 12): consolidated Zarr format 2
+    metadata that plain xarray opens without a warning, hedgesim's marker listing every
+    file, the v1 attrs, per-path chunks alike along path, and every chunk checked: a
+    deleted or damaged chunk is an error naming the variable. A second run replaces it
+    (it is hedgesim's own), a store with a user's file in it is refused."""
+    import json
+    import warnings
+
+    import xarray as xr
+
+    from sim.distributed import run
+
+    out = tmp_path / "v1.zarr"
+    cfg = short_config(**{"simulation.save_paths": 700})
+    ref = sim.run(cfg, paths=3000, seed=2)
+    run(cfg, out, paths=3000, seed=2, client=client, shard_paths=1024, progress=False, log=lambda s: None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plain = xr.open_zarr(out).load()
+    assert plain.attrs["format_version"] == 1 and plain.attrs["command"] == "sim.distributed.run(...)"
+    assert plain.attrs["created"].endswith("Z") and plain.attrs["complete"] is True
+    for c in plain.coords:
+        assert {"long_name", "units"} <= set(plain[c].attrs), c
+    chunks = {v: plain[v].encoding["chunks"][0] for v in plain.variables if "path" in plain[v].dims}
+    assert set(chunks.values()) == {1024}, chunks
+    marker = json.loads((out / "hedgesim.json").read_text())
+    assert marker["kind"] == "run" and marker["format_version"] == 1
+    assert set(marker["files"]) == {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()} - {
+        "hedgesim.json"}
+    assert_same_result(ref, sim.open_result(out))
+
+    logged = []
+    run(cfg, out, paths=3000, seed=2, client=client, shard_paths=1024, progress=False, log=logged.append)
+    assert any("will be replaced" in s for s in logged)
+    (out / "NOTES.txt").write_text("mine")
+    with pytest.raises(sim.ResultFileError, match="NOTES.txt"):
+        run(cfg, out, paths=3000, seed=2, client=client, shard_paths=1024, progress=False, log=lambda s: None)
+    assert (out / "NOTES.txt").exists()
+
+    (out / "liquidated" / "1").unlink()  # the second chunk of 1,024 paths
+    with pytest.raises(sim.ResultFileError, match="variable 'liquidated' is damaged"):
+        sim.open_result(out)
