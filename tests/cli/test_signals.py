@@ -150,3 +150,74 @@ def test_signals_at_random_moments(tmp_path):
         run_trials(trials)
         outcomes += [check(t) for t in trials]
     print({o: outcomes.count(o) for o in set(outcomes)})
+
+
+# --------------------------------------------------------------------------- exit statuses (in-process, fast)
+
+
+@pytest.fixture
+def command(monkeypatch):
+    """``command(fn)``: ``hedgesim show X`` runs ``fn()`` as its body."""
+    from sim.cli import show
+
+    def install(fn):
+        monkeypatch.setattr(show, "cmd", lambda args: fn())
+    return install
+
+
+def test_sigterm_raises_terminated_and_exits_143(cli, command):
+    before = signal.getsignal(signal.SIGTERM)
+
+    def body():
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # interrupted by the handler main installed
+        return 0
+
+    command(body)
+    code, out, err = cli(["show", "r.zarr"])
+    assert code == 143 and err == "hedgesim: terminated\n"
+    assert signal.getsignal(signal.SIGTERM) is before  # restored in-process
+
+
+@pytest.mark.parametrize("exc, status, words", [
+    (KeyboardInterrupt(), 130, "interrupted"),
+    (sim.errors.Terminated(), 143, "terminated"),
+    (sim.errors.InterruptedAfterWrite("r.zarr", "SIGTERM"), 0, "interrupted (SIGTERM) after writing 'r.zarr'"),
+])
+def test_exit_status_says_what_happened(cli, command, exc, status, words):
+    def body():
+        raise exc
+
+    command(body)
+    code, out, err = cli(["show", "r.zarr"])
+    assert code == status and err.count("\n") == 1 and words in err, err
+
+
+def test_a_signal_once_the_command_has_ended_changes_nothing(cli, monkeypatch):
+    import contextlib
+
+    from sim.cli import common, show
+
+    @contextlib.contextmanager
+    def session(args):
+        yield
+        os.kill(os.getpid(), signal.SIGINT)  # while the session closes (output locks released)
+        time.sleep(0.05)
+
+    monkeypatch.setattr(common, "session", session)
+    monkeypatch.setattr(show, "cmd", lambda args: 0)
+    assert cli(["show", "r.zarr"]) == (0, "", "")
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_report_interrupted_while_printing_is_complete(cli, monkeypatch, tmp_path):
+    from sim.cli import report
+
+    monkeypatch.setattr("sim.report.html.make_report", lambda result, out: [Path(out) / "report.html"])
+
+    def print_(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(report, "print", print_, raising=False)
+    code, out, err = cli(["report", "r.zarr", "--out", tmp_path / "rep"])
+    assert code == 0 and "interrupted (SIGINT) after writing" in err and "which is complete" in err, err
