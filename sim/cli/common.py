@@ -16,7 +16,7 @@ from contextvars import ContextVar
 from pathlib import Path
 
 from sim.config import load_config, parse_set_option, parse_sweep_option
-from sim.errors import ResultFileError, UsageError
+from sim.errors import InterruptedAfterWrite, ResultFileError, UsageError
 from sim.results import io, lock, meta
 
 _LOCKS: ContextVar[list | None] = ContextVar("hedgesim_cli_locks", default=None)
@@ -117,12 +117,18 @@ def write_result(ds, out: str) -> None:
 
 
 def write_and_print(ds, out: str | None, text: str, noun: str = "result") -> None:
-    """Write ``ds`` (unless ``--no-save``), print its table, then where it went."""
+    """Write ``ds`` (unless ``--no-save``), print its table, then where it went. An
+    interrupt once the result is written is ``InterruptedAfterWrite`` (exit status 0)."""
     if out:
         write_result(ds, out)
-    print(text)
-    if out:
-        print(f"{noun} written to {out}")
+    try:
+        print(text)
+        if out:
+            print(f"{noun} written to {out}")
+    except KeyboardInterrupt as exc:
+        if out:
+            raise InterruptedAfterWrite.after(exc, out) from None
+        raise
 
 
 def note_stress_scenarios(cfg) -> None:

@@ -11,7 +11,8 @@ Format v1 (sim.results.encoding, sim.results.marker, sim.results.meta):
 * Atomicity: a result is written under ``.NAME.tmp-<pid>-<hex>`` in the target folder and
   renamed; on any failure (or interruption) the temporary is removed and nothing is left
   under the final name. Writes hold the lock ``.NAME.lock`` (sim.results.lock) and first
-  sweep temporaries of the same name left by writes that did not finish.
+  sweep temporaries of the same name left by writes that did not finish. SIGINT/SIGTERM
+  during the write let it finish, then raise ``InterruptedAfterWrite`` (sim.results.signals).
 * Integrity: ``read`` checks the marker's file list, sizes and metadata checksums and that
   every chunk exists before opening; every chunk's checksum is checked when it is read.
   Damage is ``ResultFileError`` naming the variable, also for lazy reads.
@@ -29,7 +30,7 @@ from typing import Callable
 import xarray as xr
 
 from sim.errors import ResultFileError
-from sim.results import encoding, lock, marker, meta
+from sim.results import encoding, lock, marker, meta, signals
 from sim.results.checked import checked, damaged
 from sim.results.kinds import kind_of
 
@@ -123,23 +124,24 @@ def write(ds: xr.Dataset, path: str | Path, *, note: Note = lock.note_to_stderr)
         lock.sweep(p, note)
         p.parent.mkdir(parents=True, exist_ok=True)
         tmp = lock.temp_path(p)
-        try:
-            data = encoding.prepared(ds)
-            if "format_version" not in data.attrs:  # a Dataset not built by hedgesim's builders
-                meta.stamp(data, "sim.write_result(...)")
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                if p.suffix == ".zarr":
-                    write_zarr(data, tmp)
-                else:
-                    write_netcdf(data, tmp)
-            check_output(p)  # nothing else appeared there meanwhile
-            replace_atomically(tmp, p)
-        except BaseException as exc:
-            remove(tmp)
-            if isinstance(exc, Exception) and not isinstance(exc, ResultFileError):
-                raise ResultFileError(f"result {str(p)!r}: cannot be written ({cause(exc)})") from exc
-            raise
+        with signals.held(p):  # SIGINT/SIGTERM: the write finishes first (InterruptedAfterWrite), see there
+            try:
+                data = encoding.prepared(ds)
+                if "format_version" not in data.attrs:  # a Dataset not built by hedgesim's builders
+                    meta.stamp(data, "sim.write_result(...)")
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    if p.suffix == ".zarr":
+                        write_zarr(data, tmp)
+                    else:
+                        write_netcdf(data, tmp)
+                check_output(p)  # nothing else appeared there meanwhile
+                replace_atomically(tmp, p)
+            except BaseException as exc:
+                remove(tmp)
+                if isinstance(exc, Exception) and not isinstance(exc, ResultFileError):
+                    raise ResultFileError(f"result {str(p)!r}: cannot be written ({cause(exc)})") from exc
+                raise
     return p
 
 

@@ -79,3 +79,42 @@ def test_interrupted_write_leaves_nothing(tmp_path, monkeypatch, suffix, method)
     with pytest.raises(KeyboardInterrupt):
         sim.run(small_config(), paths=512, out=tmp_path / f"r{suffix}")
     assert files_under(tmp_path) == set()
+
+
+def _signal_during(monkeypatch, method: str, times: int) -> None:
+    """Dataset.<method> gets SIGINT ``times`` times while it writes."""
+    import os
+    import signal
+    import time
+
+    real = getattr(xr.Dataset, method)
+
+    def writer(self, target, *args, **kwargs):
+        for _ in range(times):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.01)
+        return real(self, target, *args, **kwargs)
+
+    monkeypatch.setattr(xr.Dataset, method, writer)
+
+
+@pytest.mark.parametrize("suffix, method", [(".nc", "to_netcdf"), (".zarr", "to_zarr")])
+def test_an_interrupt_during_the_write_lets_it_finish(tmp_path, monkeypatch, capfd, suffix, method):
+    """SIGINT while the result is written: the write finishes, then the interrupt is
+    InterruptedAfterWrite (the result is complete); a second SIGINT abandons the write."""
+    out = tmp_path / f"r{suffix}"
+    _signal_during(monkeypatch, method, 1)
+    with pytest.raises(sim.errors.InterruptedAfterWrite):
+        sim.run(small_config(), paths=512, out=out)
+    assert "finishing the write" in capfd.readouterr().err
+    monkeypatch.undo()
+    assert sim.open_result(out)["hedged_pnl"].size == 512
+    assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]
+
+    _signal_during(monkeypatch, method, 2)
+    with pytest.raises(KeyboardInterrupt) as info:
+        sim.run(small_config(), paths=512, seed=2, out=out)
+    assert not isinstance(info.value, sim.errors.InterruptedAfterWrite)
+    monkeypatch.undo()
+    assert sim.open_result(out).attrs["seed"] != 2  # the previous result is still there
+    assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]
