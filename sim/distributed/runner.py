@@ -124,9 +124,11 @@ def run(cfg: Config, out: str | Path, paths: int | None = None, seed: int | None
     say = log or (lambda s: print(s, file=sys.stderr))
     out = Path(out)
     _check_request(cfg, out, workers, scheduler, client, shard_paths)
-    with lock.acquire(out, note=lambda s: say(f"hedgesim: note: {s}")):  # .OUT.lock: one writer (or --resume) at a time
+    note = lambda s: say(f"hedgesim: note: {s}")  # noqa: E731
+    with lock.acquire(out, note=note):  # .OUT.lock: one writer (or --resume) at a time
         if io.check_output(out):  # refuses anything but a result of hedgesim's own
             say(f"hedgesim: note: the existing result {str(out)!r} will be replaced")
+        lock.sweep(out, note)  # e.g. .OUT.old-<pid>-<hex> of a run killed while it renamed its store
         return _run(cfg, out, paths, seed, workers, scheduler, client, shard_paths, resume, progress, threads,
                     client_writes, on_shard, say)
 
