@@ -221,3 +221,64 @@ def test_report_interrupted_while_printing_is_complete(cli, monkeypatch, tmp_pat
     monkeypatch.setattr(report, "print", print_, raising=False)
     code, out, err = cli(["report", "r.zarr", "--out", tmp_path / "rep"])
     assert code == 0 and "interrupted (SIGINT) after writing" in err and "which is complete" in err, err
+
+
+def _drawing(proc) -> bool:
+    """matplotlib's font library is loaded in ``proc``: the report is about to draw (Linux)."""
+    try:
+        return "ft2font" in Path(f"/proc/{proc.pid}/maps").read_text()
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="watches /proc/PID/maps (Linux)")
+def test_sigterm_during_report(tmp_path):
+    """``hedgesim report`` gets SIGTERM a seeded delay after it loaded matplotlib: exit 143
+    with the folder as it was and no temporary, or 0 with a complete report; never a
+    traceback. One trial (a new folder) in make test; with HEDGESIM_SIGNAL_TRIALS also into
+    its own folder and later."""
+    pytest.importorskip("matplotlib")
+    from sim.cli.main import main
+
+    result = tmp_path / "r.zarr"
+    assert main(["run", str(DEFAULT), "--paths", "3000", "-q", "--set", "simulation.horizon=2d",
+                 "--save-paths", "20", "--out", str(result)]) == 0
+    own = tmp_path / "own"
+    assert main(["report", str(result), "--out", str(own)]) == 0
+    (own / "NOTES.txt").write_text("keep me")
+
+    def listing(f: Path):
+        return {q.name: q.read_bytes() for q in f.iterdir()} if f.exists() else None
+
+    rng = random.Random(4)
+    trials = []
+    plan = [(tmp_path / "new" / "rep", 0.1), (own, rng.uniform(0.5, 2.0)), (tmp_path / "new2", rng.uniform(1.5, 4.0))]
+    for folder, delay in plan[:None if os.environ.get("HEDGESIM_SIGNAL_TRIALS") else 1]:  # one in make test
+        proc = subprocess.Popen([sys.executable, "-m", "sim", "report", str(result), "--out", str(folder)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        trials.append([proc, folder, listing(folder), delay, None])
+    deadline = time.monotonic() + TIMEOUT_S
+    while any(t[4] is None and t[0].poll() is None for t in trials) and time.monotonic() < deadline:
+        for t in trials:
+            if t[4] is None and t[0].poll() is None and _drawing(t[0]):
+                t[4] = time.monotonic() + t[3]
+        time.sleep(0.005)
+    for when, proc in sorted((t[4], t[0]) for t in trials if t[4] is not None):
+        time.sleep(max(0.0, when - time.monotonic()))
+        proc.send_signal(signal.SIGTERM)
+    codes = []
+    for proc, folder, before, _, _ in trials:
+        _, err = proc.communicate(timeout=TIMEOUT_S)
+        err = err.decode(errors="replace")
+        codes.append(proc.returncode)
+        assert "Traceback" not in err, err
+        hidden = [q.name for d in (folder.parent, folder) if d.exists() for q in d.iterdir() if q.name.startswith(".")]
+        assert not hidden, hidden
+        if proc.returncode == 143:
+            assert err.strip() == "hedgesim: terminated; the report folder is as it was", err
+            assert listing(folder) == before
+        else:
+            assert proc.returncode == 0, err
+            assert {"report.html", "hedgesim-report.json", "fan_chart.png"} <= set(listing(folder)), err
+    assert (own / "NOTES.txt").read_text() == "keep me"
+    assert codes[0] == 143  # cut while drawing
