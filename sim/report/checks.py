@@ -159,10 +159,11 @@ def check_result(ds: xr.Dataset, source: str) -> xr.Dataset:
             lacking = [v for v in values if v not in have]
             if lacking:
                 raise _err(source, f"coordinate {coord!r} does not hold {lacking[0]!r}")
-    small = [n for n, v in ds.variables.items() if "path" not in v.dims]
-    for name in small:
+    for name, var in ds.variables.items():
+        if "path" in var.dims:
+            continue  # read a slice at a time by the figures
         try:
-            ds[name].load()
+            var.load()  # in place: the figures and the page read it from memory
         except ResultFileError:  # sim.results.io names the variable already
             raise
         except Exception as exc:  # noqa: BLE001 - any decoding error of a damaged chunk

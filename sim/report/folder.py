@@ -58,7 +58,7 @@ class ReportFolder:
         self.out = Path(out)
         self.report_files = report_files  # the only names a manifest may make hedgesim touch
         self.owned: dict[str, str] = {}
-        if self.out.exists() and not self.out.is_dir():
+        if (self.out.exists() or self.out.is_symlink()) and not self.out.is_dir():
             raise UsageError(f"report folder {str(self.out)!r}: exists and is not a folder")
         if self.out.is_dir():
             self._sweep(self.out, TMP_TAG)
@@ -73,7 +73,7 @@ class ReportFolder:
     def _read_manifest(self) -> dict[str, str]:
         m = self.out / MANIFEST
         if not m.exists() and not m.is_symlink():
-            entries = sorted(p.name for p in self.out.iterdir())
+            entries = sorted(p.name for p in self.out.iterdir() if not p.name.startswith("." + TMP_TAG))
             if not entries:
                 return {}
             ours = [e for e in entries if e in self.report_files]
@@ -116,12 +116,10 @@ class ReportFolder:
         hedgesim's."""
         if not self.out.is_dir():
             return
-        for name in [*names, MANIFEST]:
+        for name in names:
             p = self.out / name
             if not p.exists() and not p.is_symlink():
                 continue
-            if name == MANIFEST:
-                continue  # read (and vouched for) when the folder was opened
             if name not in self.owned:
                 raise self._refuse(f"{name!r} is there and hedgesim did not write it (not in {MANIFEST})")
             if not self._unchanged(name):
