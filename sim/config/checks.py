@@ -84,7 +84,10 @@ def check_field(section: str, key: str, field: Field, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{name} = {show_value(value)}: expected a number in {field.range_text()}")
         given = value
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:  # an integer beyond float range (TOML integers have no limit)
+            value = math.inf if given > 0 else -math.inf
         if not math.isfinite(value):
             raise ConfigError(f"{name} = {show_value(value)}: must be a finite number in {field.range_text()}")
         check_range(name, given, value, field)
@@ -171,7 +174,10 @@ def check_sweep(value: Any) -> dict[str, list]:
             raise ConfigError(f'sweep."{dotted}": cannot be swept; sweep exchange.preset instead')
         if not isinstance(values, list) or not values:
             raise ConfigError(f'sweep."{dotted}" = {show_value(values)}: expected a non-empty list of values')
-        if len({json.dumps(v) for v in values}) != len(values):
+        for v in values:
+            if not isinstance(v, (bool, int, float, str)):
+                raise ConfigError(f'sweep."{dotted}": value {show_value(v)} is not a number, string or boolean')
+        if len({(type(v).__name__, v) for v in values}) != len(values):
             raise ConfigError(f'sweep."{dotted}": values repeat')
         dim = sweep_dim_name(dotted)
         if dim in dims:

@@ -20,6 +20,9 @@ def preset_names() -> list[str]:
 
 def load_preset(name: str) -> dict[str, dict[str, Any]]:
     """The tables of an exchange preset: a name in configs/exchanges/ or a path."""
+    if not isinstance(name, str) or "\x00" in name:
+        raise ConfigError(f"exchange.preset = {show_value(name)}: expected a preset name such as \"bybit-btcusd\" "
+                          "or a path to a .toml file")
     p = Path(name)
     if p.suffix != ".toml":
         p = PRESET_DIR / f"{name}.toml"
