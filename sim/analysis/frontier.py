@@ -23,6 +23,7 @@ one level's per-path arrays; only summary statistics are kept (docs/policies.md)
 
 from __future__ import annotations
 
+import json
 import math
 import time
 
@@ -34,7 +35,7 @@ from sim.analysis.margin import min_collateral
 from sim.errors import ConfigError
 from sim.instruments.perpetual import margin_excess
 from sim.kernel.args import POLICY_OUTPUTS
-from sim.results import stats
+from sim.results import meta, stats
 
 COLLATERAL_FRACTIONS = (0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0)
 RESERVE_FRACTIONS = (0.0, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.0)
@@ -144,9 +145,10 @@ def run_frontier(cfg, target: float, *, progress=False, threads=None, chunk_path
         "recovery_rate": float(cfg.exchange.recovery_rate), "margin_mode": str(cfg.exchange.margin_mode),
         "paths": int(static.paths), "seed": int(static.seed), "steps": int(cfg.steps),
         "horizon": str(cfg.simulation.horizon), "config": cfg.to_json(), "config_source": cfg.source,
+        "config_user": json.dumps(meta.user_config(cfg.effective(static.paths, static.seed))),
         "method": "direct evaluation of every plan on the same paths (the collateral identity does not hold under "
                   "a policy)", "wall_time_s": round(time.perf_counter() - t0, 2), **best})
-    return out
+    return meta.stamp(out, "sim.analysis.frontier.run_frontier(...)")  # format v1 attrs
 
 
 def _plan_statistics(raw, shape) -> dict[str, np.ndarray]:

@@ -63,7 +63,7 @@ BAD_INPUTS = [
      ["funding.half_lif", "unknown key", 'did you mean "half_life"']),
     ("unknown section in the file",
      lambda t: ["run", write(t / "c.toml", "[markt]\nsigma = 0.5\n")],
-     ["[markt]", "unknown section", "market, funding, basis, position, exchange, simulation, output"]),
+     ["[markt]", "unknown section", "market, funding, basis, position, exchange, policy, simulation, output"]),
     ("unknown section in --set",
      lambda t: ["run", SEED_EXAMPLE, "--set", "markt.sigma=0.5"],
      ["[markt]", "unknown section", "market, funding"]),
