@@ -245,6 +245,8 @@ def parse_toml(text: str, where: str) -> dict[str, Any]:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{where}: not valid TOML ({exc})") from None
+    except ValueError:  # Python reads integers of at most 4300 digits
+        raise ConfigError(f"{where}: an integer of more than 4300 digits") from None
     except RecursionError:
         raise ConfigError(f"{where}: arrays or tables nested too deeply (at most {MAX_DEPTH} levels)") from None
     check_depth(raw, where)
@@ -274,6 +276,8 @@ def parse_override_value(text: str) -> Any:
         value = tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
         return text.strip()
+    except ValueError:  # Python reads integers of at most 4300 digits
+        raise ConfigError(f"value {show_value(text)}: an integer of more than 4300 digits") from None
     except RecursionError:
         raise ConfigError(f"value {show_value(text)}: arrays or tables nested too deeply "
                           f"(at most {MAX_DEPTH} levels)") from None

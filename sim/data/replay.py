@@ -305,4 +305,5 @@ def window_starts(start, end, every_s: float | None, within: PriceData | None = 
     n = int(math.floor(last_s / every_s + 1e-9))
     if n < k0:
         raise DataError(f"no window start between {fmt_time(start)} and {fmt_time(end)} lies inside the price data")
-    return [start + pd.Timedelta(seconds=k * every_s) for k in range(k0, n + 1)]
+    step_ns = int(round(every_s * 1e9))  # int nanoseconds: exact, and no Timedelta overflow
+    return [pd.Timestamp(start.value + k * step_ns, tz="UTC") for k in range(k0, n + 1)]
