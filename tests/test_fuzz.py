@@ -575,9 +575,17 @@ _CLI = importlib.import_module("sim.cli.main")
 KNOWN_NAN = [
     # sim/report/text_data.py format_replay: required_collateral is NaN by design under a [policy]
     r"nan \w+ \(required_collateral\)",
+    # sim/report/text_data.py format_replay: no liquidation price (none possible: NaN by design)
+    r"liquidation price \(at entry\) +nan USD",
     # sim/report/text.py format_summary: the SE of hedge effectiveness / funding with 1-2 paths
     r"(?m)^hedge effectiveness .*$", r"\+- nan  \(",
+    # sim/report/text.py format_convergence: the SE of ES 99 % when no path is in the tail
+    r"(?m)^ +[\d,]+ +[\d.]+% .* nan$",
 ]
+
+
+def short(argv: list[str]) -> str:
+    return " ".join(repr(a if len(a) <= 120 else a[:100] + f"... ({len(a):,} characters)") for a in argv)
 NUMBER_JUNK = re.compile(r"(?i)(?<![\w/.])[-+]?(nan|inf|infinity)(?![\w])")
 
 
@@ -615,12 +623,13 @@ def run_case(i: int, base: Path, seed: int = SEED) -> str:
                 code = exc.code
                 kinds.append("argparse")
     except BaseException:
-        raise AssertionError(f"case {i}: {argv}: traceback\n{traceback.format_exc()}") from None
+        raise AssertionError(f"case {i} (seed {seed}): hedgesim {short(argv)}: traceback\n"
+                             f"{traceback.format_exc()[-3000:]}") from None
     finally:
         os.chdir(cwd)
         _CLI._dispatch = dispatch
     so, se = out.getvalue(), err.getvalue()
-    where = f"case {i} (seed {seed}): hedgesim {' '.join(map(repr, argv))}\nstdout: {so[-2000:]}\nstderr: {se[-2000:]}"
+    where = f"case {i} (seed {seed}): hedgesim {short(argv)}\nstdout: {so[-2000:]}\nstderr: {se[-2000:]}"
     after = snapshot(case_dir)
     lines = [ln for ln in se.splitlines() if ln.strip()]
     if code == 2 and kinds == ["argparse"]:

@@ -53,6 +53,18 @@ def check_targets(targets: list[float]) -> None:
         raise ConfigError(f"--target: a target is given twice ({', '.join(f'{t:g}' for t in targets)})")
 
 
+def check_hedged(cfg) -> None:
+    """ConfigError, before simulating, if a variant has no hedge (hedge_ratio or stack 0):
+    without a position nothing is liquidated and there is no curve to draw."""
+    dims, vcfgs = engine.variants(cfg)
+    for vc in vcfgs:
+        if engine.resolve_hedge(vc).size == 0:
+            label = ", ".join(f"{d}={vc.to_dict()[k.split('.')[0]][k.split('.')[1]]}" for d, k, _ in dims)
+            raise ConfigError(f"{'sweep variant (' + label + '): ' if dims else ''}no hedge to margin "
+                              f"(position.hedge_ratio = {vc.position.hedge_ratio:g}, position.stack = "
+                              f"{vc.position.stack:g}); hedgesim margin needs a short position")
+
+
 def paths_needed(target: float, events: int = MIN_EVENTS) -> int:
     return int(math.ceil(events / target))
 
@@ -149,6 +161,7 @@ def run_margin(cfg, targets: list[float], **run_kw) -> MarginResult:
         raise ConfigError("hedgesim margin with position.hedge_collateral = true, a [policy] or exchange risk "
                           "evaluates a collateral grid "
                           "directly and does not combine with a sweep; run one variant at a time")
+    check_hedged(cfg)
     raw = engine.simulate(cfg, **run_kw)
     ds_run = results.build_dataset(raw)
     dims = [d for d, _, _ in raw.sweep]

@@ -26,7 +26,11 @@ def load_preset(name: str) -> dict[str, dict[str, Any]]:
     p = Path(name)
     if p.suffix != ".toml":
         p = PRESET_DIR / f"{name}.toml"
-    if not p.is_file():
+    try:
+        found = p.is_file()
+    except OSError:  # e.g. a name too long for a file name
+        found = False
+    if not found:
         raise ConfigError(f"exchange.preset = {show_value(name)}: unknown preset; available: " + ", ".join(preset_names()))
     try:
         data = tomllib.loads(p.read_text(encoding="utf-8"))

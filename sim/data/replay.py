@@ -271,12 +271,16 @@ def assemble_windows(cfg: Config, rows: list[dict], starts: list[pd.Timestamp], 
 
 
 def check_horizon(prices: PriceData, horizon_s: float, what: str = "horizon") -> None:
-    """DataError unless ``horizon_s`` is positive and no longer than the price data's span
-    (a window longer than the data can never lie inside it)."""
+    """DataError unless ``horizon_s`` is a whole number of price bars and no longer than the
+    price data's span (a window longer than the data can never lie inside it)."""
     span = (prices.bars.index[-1] - prices.bars.index[0]).total_seconds()
     if not (0 < horizon_s <= span):
         raise DataError(f"{what} {format_duration(horizon_s) if horizon_s > 0 else horizon_s}: longer than the price "
                         f"data ({prices.source!r} spans {span / 86400:,.4g} days)")
+    bars = horizon_s / prices.bar.total_seconds()
+    if abs(bars - round(bars)) > 1e-9 * bars:
+        raise DataError(f"{what} {format_duration(horizon_s)}: not a whole number of the price bars "
+                        f"({fmt_td(prices.bar)})")
 
 
 def check_step(prices: PriceData, step_s: float, what: str) -> None:

@@ -51,9 +51,13 @@ class Table:
 def read_csv(path: str) -> pd.DataFrame:
     """Every cell as text (header = the column names); unreadable files raise DataError."""
     p = Path(path)
-    if not p.exists():
+    try:
+        exists, is_dir = p.exists(), p.is_dir()
+    except OSError as exc:  # e.g. a name too long
+        raise DataError(f"data file {path!r}: cannot be read ({exc.strerror or exc})") from None
+    if not exists:
         raise DataError(f"data file {path!r}: not found")
-    if p.is_dir():
+    if is_dir:
         raise DataError(f"data file {path!r}: is a directory, expected a CSV file")
     try:
         df = pd.read_csv(p, dtype=str, keep_default_na=False, skip_blank_lines=False, compression="infer",

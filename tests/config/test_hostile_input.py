@@ -139,3 +139,16 @@ def test_long_values_are_cut_in_messages(cli, tmp_path):
     assert len(msg) < 400
     assert len(show_value("y" * 10_000)) <= SHOW_MAX
     assert show_value(10**5000) == "<int>"
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["--set", "position.hedge_ratio=0"], "no hedge to margin (position.hedge_ratio = 0"),
+    (["--sweep", "position.hedge_ratio=0,1"], "sweep variant (hedge_ratio=0.0): no hedge to margin"),
+])
+def test_margin_without_a_hedge_is_refused(cli, tmp_path, argv, needle):
+    """With no position every required_collateral is NaN: the curve had a NaN collateral level."""
+    one_line(cli, ["margin", CFG, *SHORT, *argv], tmp_path, needle)
+
+
+def test_a_preset_name_too_long_for_a_file_name(cli, tmp_path):
+    one_line(cli, ["run", CFG, *SHORT, "--set", "exchange.preset=" + "x" * 5000], tmp_path, "unknown preset")

@@ -148,3 +148,7 @@ def test_stress_replay_file_with_a_huge_funding_rate(cli, tmp_path):
     cfg.write_text(CFG.read_text().replace("[simulation]", "[simulation]\nhorizon = \"12h\"", 1).replace(
         'horizon = "30d"\n', "") + f'\n[[stress]]\ntype = "replay"\nfile = "{path.name}"\n')
     one_line(cli, ["stress", cfg, "--paths", "1024", "--no-save", "-q"], "line 5: funding rate 1e+300")
+
+
+def test_a_data_file_name_too_long(cli):
+    one_line(cli, ["calibrate", "--prices", "p" * 5000 + ".csv", "-q"], "cannot be read (File name too long)")
