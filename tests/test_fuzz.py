@@ -16,7 +16,10 @@ the number of cases) builds, per case, one invocation of ``run``, ``margin``, ``
 * CSV files: the layouts of the data folder and others, time formats (ISO, Unix s / ms,
   dates outside 1677..2262), garbage lines, bad cells, huge, zero and negative prices,
   funding rates of 1e300, empty and binary files, .gz that is not gzip, directories and
-  missing paths.
+  missing paths;
+* damaged result stores: a copy of a good .zarr or .nc result with a file deleted,
+  truncated, emptied, overwritten with random bytes, a bit flipped, junk appended or its
+  metadata garbled, read by ``show`` (and ``report``).
 
 The size of a run is small by construction (at most 2,048 paths, 3 days of steps of at
 least 15 minutes, ``max_paths`` 4,096): the point is input handling, not simulation size.
@@ -30,12 +33,14 @@ Every case must end in one of two ways:
   line (the others are "note:" lines), nothing on stdout, and the case's folder is exactly
   as before (no file, no hidden temporary).
 
-Never a traceback, never exit 1. Argparse's own usage errors (an option that is not an
+A damaged store must give exit 2 with one line, or exit 0 printing exactly what the good
+store prints (the damage did not touch what is read). Never a traceback, never exit 1. Argparse's own usage errors (an option that is not an
 int, an unknown choice) are exit 2 with argparse's two-line message ("usage: ..." and
 "hedgesim CMD: error: ..."); they are counted as their own class.
 
-``make test`` runs ``QUICK`` cases; ``pytest -m fuzz tests/test_fuzz.py`` runs
-``HEDGESIM_FUZZ_CASES`` (default 5,000) more; ``HEDGESIM_FUZZ_SEED`` changes the seed.
+``make test`` runs ``QUICK`` + ``DAMAGE_QUICK`` cases; ``pytest -m fuzz tests/test_fuzz.py``
+runs ``HEDGESIM_FUZZ_CASES`` (default 5,000) more, one in six a damaged store;
+``HEDGESIM_FUZZ_SEED`` changes the seed.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ import math
 import os
 import random
 import re
+import shutil
 import tomllib
 import traceback
 from collections import Counter
@@ -59,6 +65,7 @@ import pytest
 import sim
 from sim.cli import main
 from sim.config import SCHEMA, preset_names
+from sim.config.checks import check_field
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = int(os.environ.get("HEDGESIM_FUZZ_SEED", "12"))
@@ -590,17 +597,14 @@ NUMBER_JUNK = re.compile(r"(?i)(?<![\w/.])[-+]?(nan|inf|infinity)(?![\w])")
 
 
 def snapshot(d: Path) -> dict:
-    return {str(p.relative_to(d)): (p.is_dir(), p.stat().st_size if p.is_file() else 0) for p in d.rglob("*")}
+    return {str(p.relative_to(d)): (p.is_dir(), p.stat().st_size if p.is_file() else 0,
+                                    p.stat().st_mtime_ns if p.is_file() else 0) for p in d.rglob("*")}
 
 
-def run_case(i: int, base: Path, seed: int = SEED) -> str:
-    """Run case ``i`` in its own folder under ``base``; returns its outcome class or raises
-    AssertionError describing what broke."""
-    argv, files = make_case(i, seed)
-    case_dir = base / f"case{i}"
-    case_dir.mkdir(parents=True)
-    write_files(case_dir, files)
-    before = snapshot(case_dir)
+def invoke(argv: list[str], case_dir: Path, what: str) -> tuple[object, str, str, list[str]]:
+    """``hedgesim argv`` in-process in ``case_dir``: (exit status, stdout, stderr, the class
+    names of the exceptions main turned into exit statuses, "argparse" for a usage error).
+    A traceback is an AssertionError naming ``what``."""
     kinds: list[str] = []
     dispatch = _CLI._dispatch
 
@@ -623,14 +627,16 @@ def run_case(i: int, base: Path, seed: int = SEED) -> str:
                 code = exc.code
                 kinds.append("argparse")
     except BaseException:
-        raise AssertionError(f"case {i} (seed {seed}): hedgesim {short(argv)}: traceback\n"
-                             f"{traceback.format_exc()[-3000:]}") from None
+        raise AssertionError(f"{what}: hedgesim {short(argv)}: traceback\n{traceback.format_exc()[-3000:]}") from None
     finally:
         os.chdir(cwd)
         _CLI._dispatch = dispatch
-    so, se = out.getvalue(), err.getvalue()
-    where = f"case {i} (seed {seed}): hedgesim {short(argv)}\nstdout: {so[-2000:]}\nstderr: {se[-2000:]}"
-    after = snapshot(case_dir)
+    return code, out.getvalue(), err.getvalue(), kinds
+
+
+def check_refusal(code, so: str, se: str, kinds: list[str], before: dict, after: dict, where: str) -> str | None:
+    """The outcome class of an exit status 2 (one error line, nothing on stdout, the
+    folder as before), or None for any other status."""
     lines = [ln for ln in se.splitlines() if ln.strip()]
     if code == 2 and kinds == ["argparse"]:
         assert lines and re.match(r"hedgesim( \w+)?: error: ", lines[-1]) and so == "", where
@@ -643,6 +649,23 @@ def run_case(i: int, base: Path, seed: int = SEED) -> str:
         assert so == "", where
         assert after == before, f"{where}\nfiles left: {sorted(set(after) - set(before))}"
         return f"exit 2 {kinds[-1] if kinds else '?'}"
+    return None
+
+
+def run_case(i: int, base: Path, seed: int = SEED) -> str:
+    """Run case ``i`` in its own folder under ``base``; returns its outcome class or raises
+    AssertionError describing what broke."""
+    argv, files = make_case(i, seed)
+    case_dir = base / f"case{i}"
+    case_dir.mkdir(parents=True)
+    write_files(case_dir, files)
+    before = snapshot(case_dir)
+    code, so, se, kinds = invoke(argv, case_dir, f"case {i} (seed {seed})")
+    where = f"case {i} (seed {seed}): hedgesim {short(argv)}\nstdout: {so[-2000:]}\nstderr: {se[-2000:]}"
+    after = snapshot(case_dir)
+    refused = check_refusal(code, so, se, kinds, before, after, where)
+    if refused:
+        return refused
     assert code == 0, f"{where}\nexit status {code!r}"
     assert "Traceback" not in se, where
     shown = so
@@ -656,16 +679,103 @@ def run_case(i: int, base: Path, seed: int = SEED) -> str:
         target = case_dir / written[-1]
         top = Path(written[-1]).parts[0]
         assert all(n == top or n.startswith(top + os.sep) for n in new), f"{where}\nunexpected files: {sorted(new)}"
-        sim.open_result(target)
+        try:
+            sim.open_result(target)
+        except Exception as exc:
+            raise AssertionError(f"{where}\nthe result written cannot be read: {exc!r}") from None
     else:
         assert not new, f"{where}\nfiles without a result: {sorted(new)}"
-    if argv[0] == "calibrate":
-        frag = tomllib.loads(so)
-        sim.config.Config.from_user(frag)
+    if argv[0] == "calibrate":  # every value of the fragment inside the schema's range
+        try:
+            for section, body in tomllib.loads(so).items():
+                for key, v in body.items():
+                    check_field(section, key, SCHEMA[section][key], v)
+        except Exception as exc:
+            raise AssertionError(f"{where}\nthe calibrated fragment is not a valid config: {exc!r}") from None
     return "exit 0"
 
 
+# --------------------------------------------------------------------------- damaged result stores
+
+DAMAGES = {"zarr": ("delete", "random", "flip", "truncate", "empty", "json", "append"),
+           "nc": ("flip", "truncate", "append", "random-block")}
+
+
+@pytest.fixture(scope="module")
+def stores(tmp_path_factory) -> dict:
+    """A small run written as .zarr (with saved trajectories) and as .nc, and what
+    ``hedgesim show`` prints for each: {kind: (path, stdout)}."""
+    d = tmp_path_factory.mktemp("stores")
+    out = {}
+    for kind, extra in (("zarr", ["--save-paths", "3"]), ("nc", [])):
+        argv = ["run", str(ROOT / "configs" / "default.toml"), "--paths", "2048", "--set", 'simulation.horizon="1d"',
+                *extra, "--out", f"r.{kind}", "-q"]
+        code, _, se, _ = invoke(argv, d, "writing the store")
+        assert code == 0, se
+        code, so, se, _ = invoke(["show", f"r.{kind}"], d, "showing the store")
+        assert code == 0, se
+        out[kind] = (d / f"r.{kind}", so)
+    return out
+
+
+def damage(r: random.Random, p: Path, kind: str) -> str:
+    """Damage the store at ``p`` one way; returns what was done."""
+    files = sorted(x for x in p.rglob("*") if x.is_file()) if p.is_dir() else [p]
+    f = r.choice(files)
+    how = r.choice(DAMAGES[kind])
+    data = f.read_bytes()
+    if how == "delete":
+        f.unlink()
+    elif how == "random":
+        f.write_bytes(bytes(r.randrange(256) for _ in range(len(data))))
+    elif how == "flip" and data:
+        b = bytearray(data)
+        b[r.randrange(len(b))] ^= 1 << r.randrange(8)
+        f.write_bytes(bytes(b))
+    elif how == "truncate":
+        f.write_bytes(data[:r.randrange(len(data))] if data else b"")
+    elif how == "empty":
+        f.write_bytes(b"")
+    elif how == "json":
+        f.write_bytes(r.choice([b'{"garbled": ', b"[]", b'{"zarr_format": 9}', b"\x00" * 10]))
+    elif how == "append":
+        f.write_bytes(data + b"junk" * r.randint(1, 100))
+    elif how == "random-block":
+        b = bytearray(data)
+        k = r.randrange(len(b))
+        b[k:k + 64] = bytes(r.randrange(256) for _ in range(64))
+        f.write_bytes(bytes(b[:len(data)]))
+    return f"{how} {f.relative_to(p.parent)}"
+
+
+def run_damage_case(i: int, base: Path, stores: dict, seed: int = SEED) -> str:
+    """A copy of a good store, damaged one way, read by ``show`` (or ``report``): exit 2
+    with one line and nothing written, or exit 0 printing exactly what the good store
+    prints (the damage did not touch what is read)."""
+    r = random.Random(f"{seed}:damage:{i}")
+    kind = r.choice(["zarr", "zarr", "nc"])
+    good, reference = stores[kind]
+    case_dir = base / f"damage{i}"
+    case_dir.mkdir(parents=True)
+    p = case_dir / good.name
+    shutil.copytree(good, p) if good.is_dir() else shutil.copy(good, p)
+    what = damage(r, p, kind)
+    command = "report" if kind == "zarr" and r.random() < 0.15 else "show"
+    argv = [command, p.name] + (["--out", "rep"] if command == "report" else [])
+    before = snapshot(case_dir)
+    code, so, se, kinds = invoke(argv, case_dir, f"damage case {i} (seed {seed}, {what})")
+    where = f"damage case {i} (seed {seed}): {what}; hedgesim {short(argv)}\nstdout: {so[-2000:]}\nstderr: {se[-1000:]}"
+    refused = check_refusal(code, so, se, kinds, before, snapshot(case_dir), where)
+    if refused:
+        return "damaged: " + refused
+    assert code == 0, f"{where}\nexit status {code!r}"
+    if command == "show":
+        assert so == reference, f"{where}\ndamage read as data: the table differs from the good store's"
+    return "damaged: exit 0 (damage not in what is read)"
+
+
 OUTCOMES: dict[int, str] = {}
+DAMAGE_QUICK = 60
 
 
 @pytest.mark.parametrize("i", range(QUICK))
@@ -673,16 +783,26 @@ def test_fuzz_case(i, tmp_path):
     OUTCOMES[i] = run_case(i, tmp_path)
 
 
-def test_outcome_classes(tmp_path, capsys):
+@pytest.mark.parametrize("i", range(DAMAGE_QUICK))
+def test_damaged_store_case(i, tmp_path, stores):
+    OUTCOMES[-1 - i] = run_damage_case(i, tmp_path, stores)
+
+
+def test_outcome_classes(tmp_path, capsys, stores):
     """Both exits occur, each command succeeds sometimes and fails sometimes (the
     generator reaches past validation); the counts are printed (pytest -s)."""
     for i in range(QUICK):
         if i not in OUTCOMES:
             OUTCOMES[i] = run_case(i, tmp_path)
+    for i in range(DAMAGE_QUICK):
+        if -1 - i not in OUTCOMES:
+            OUTCOMES[-1 - i] = run_damage_case(i, tmp_path, stores)
     classes = Counter(OUTCOMES.values())
     per_command = Counter((make_case(i)[0][0], OUTCOMES[i] == "exit 0") for i in range(QUICK))
+    assert classes["damaged: exit 2 ResultFileError"] >= DAMAGE_QUICK // 2
     with capsys.disabled():
-        print(f"\nfuzz: {QUICK} cases (seed {SEED}): " + ", ".join(f"{k}: {v}" for k, v in sorted(classes.items())))
+        print(f"\nfuzz: {QUICK} + {DAMAGE_QUICK} damaged-store cases (seed {SEED}): "
+              + ", ".join(f"{k}: {v}" for k, v in sorted(classes.items())))
         print("fuzz: exit 0 / exit 2 per command: " + ", ".join(
             f"{c} {per_command[(c, True)]}/{per_command[(c, False)]}" for c in COMMANDS))
     assert classes["exit 0"] >= QUICK // 10
@@ -695,13 +815,17 @@ def test_outcome_classes(tmp_path, capsys):
 @pytest.mark.fuzz
 def test_fuzz_long(tmp_path, request):
     """``pytest -m fuzz tests/test_fuzz.py``: HEDGESIM_FUZZ_CASES more cases (after the
-    quick ones); every failure is listed."""
+    quick ones; one in six a damaged store); every failure is listed."""
     if "fuzz" not in (request.config.option.markexpr or ""):
         pytest.skip("run with -m fuzz (HEDGESIM_FUZZ_CASES cases, default 5000)")
+    stores = request.getfixturevalue("stores")
     failures, classes = [], Counter()
     for i in range(QUICK, QUICK + LONG):
         try:
-            classes[run_case(i, tmp_path)] += 1
+            if i % 6 == 5:
+                classes[run_damage_case(DAMAGE_QUICK + i, tmp_path, stores)] += 1
+            else:
+                classes[run_case(i, tmp_path)] += 1
         except AssertionError as exc:
             failures.append(str(exc))
     print(f"\nfuzz: {LONG} cases (seed {SEED}): " + ", ".join(f"{k}: {v}" for k, v in sorted(classes.items())))
