@@ -18,6 +18,7 @@ _TYPES = {
     "bool": "bool",
     "str": "string",
     "duration": "duration",
+    "delay": "duration (0 allowed)",
     "tiers": "array of tables",
     "durations": "array of durations",
     "tilt": '"off" / "auto" / number',
@@ -29,6 +30,8 @@ _DERIVED_DEFAULTS = {
     ("position", "contract_size"): "1 (inverse) / 0.001 (linear)",
     ("exchange", "tiers"): "none (flat `maintenance_margin`)",
     ("simulation", "save_every"): "horizon / 240, in whole steps",
+    ("policy", "top_up_to"): "2 x `top_up_trigger`",
+    ("policy", "withdraw_to"): "`withdraw_above` / 2 (at least halfway from 1)",
 }
 
 
@@ -48,7 +51,7 @@ def _default(section: str, key: str, field: Field) -> str:
 
 
 def _range(field: Field) -> str:
-    if field.kind == "duration" and field.lo is not None and field.hi is not None:
+    if field.kind in ("duration", "delay") and field.lo is not None and field.hi is not None:
         return f"[{format_duration(field.lo)}, {format_duration(field.hi)}]"
     if field.kind == "bool":
         return "`true`, `false`"
