@@ -1,16 +1,16 @@
 """Margin-management policies: what the hedger does at each monitoring time (top up the
 margin from a reserve, withdraw excess, re-open the hedge after a liquidation).
 
-Today every hedge is left alone after it is opened (``hold``). A policy is a module here
-with ``NAME`` and the per-check action the account pass applies before its liquidation
-test (``sim.kernel.account_pass``), registered in ``POLICIES``; its config keys go in
-``sim.config.schema`` (docs/architecture.md).
+The rules run inside the kernel's managed account pass (``sim.kernel.managed_pass``, in
+the order of events its docstring gives), with their [policy] keys resolved by
+``sim.engine.management``. This package names them: each module has ``NAME``, its config
+``KEYS`` and ``DESCRIPTION``, listed in ``POLICIES`` (docs/policies.md, docs/architecture.md).
 """
 
 from __future__ import annotations
 
 from types import ModuleType
 
-from sim.policies import hold
+from sim.policies import hold, rehedge, top_up, withdraw
 
-POLICIES: dict[str, ModuleType] = {m.NAME: m for m in (hold,)}
+POLICIES: dict[str, ModuleType] = {m.NAME: m for m in (hold, top_up, withdraw, rehedge)}
