@@ -188,7 +188,8 @@ def calibrate(prices: PriceData, funding: FundingData | None = None, start=None,
                 rf, rb = cal.funding.resid, cal.basis.resid
                 common = rf.index.intersection(rb.index)
                 if len(common) > 10:
-                    rho = float(np.corrcoef(rf.loc[common], rb.loc[common])[0, 1])
+                    with np.errstate(invalid="ignore", divide="ignore"):  # a constant series: NaN, not estimable
+                        rho = float(np.corrcoef(rf.loc[common], rb.loc[common])[0, 1])
                     cf = cross_factor(cal.funding.kappa, cal.basis.kappa, cal.funding.delta)
                     cal.corr_basis_funding = rho / cf
                     cal.corr_basis_funding_se = (1 - rho * rho) / math.sqrt(len(common)) / cf
