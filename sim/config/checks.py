@@ -153,6 +153,7 @@ def check_tiers(name: str, value: Any) -> list[dict[str, float]]:
 
 SWEEPABLE_SECTIONS = ("position", "exchange", "policy")
 SWEEPABLE_KEYS = ("funding.cap",)
+MAX_VARIANTS = 10_000  # combinations of a sweep (validating one takes a few ms)
 
 
 def sweep_dim_name(dotted: str) -> str:
@@ -184,6 +185,11 @@ def check_sweep(value: Any) -> dict[str, list]:
             raise ConfigError(f'sweep."{dotted}": two swept keys would share the dimension "{dim}"')
         dims.add(dim)
         out[dotted] = list(values)
+    n = math.prod(len(v) for v in out.values())
+    if n > MAX_VARIANTS:
+        sizes = " x ".join(str(len(v)) for v in out.values())
+        raise ConfigError(f"[sweep]: {n:,} variants ({sizes}); at most {MAX_VARIANTS:,} (each is validated and "
+                          "simulated on every path): sweep fewer values, or split the sweep into several runs")
     return out
 
 

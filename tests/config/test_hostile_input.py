@@ -152,3 +152,11 @@ def test_margin_without_a_hedge_is_refused(cli, tmp_path, argv, needle):
 
 def test_a_preset_name_too_long_for_a_file_name(cli, tmp_path):
     one_line(cli, ["run", CFG, *SHORT, "--set", "exchange.preset=" + "x" * 5000], tmp_path, "unknown preset")
+
+
+def test_a_sweep_of_too_many_variants_is_refused_at_once(cli, tmp_path):
+    """1,000 x 1,000 values spent about an hour validating variants one by one."""
+    values = ",".join(f"{0.001 * (i + 1):.3f}" for i in range(1000))
+    fees = ",".join(f"{1e-6 * i:.6f}" for i in range(1000))
+    one_line(cli, ["run", CFG, *SHORT, "--sweep", f"position.hedge_ratio={values}", "--sweep",
+                   f"exchange.taker_fee={fees}"], tmp_path, "1,000,000 variants (1000 x 1000); at most 10,000")
