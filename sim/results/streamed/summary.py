@@ -15,7 +15,9 @@ from typing import Callable
 import numpy as np
 import xarray as xr
 
+from sim.kernel.args import POLICY_OUTPUTS
 from sim.results import LEVELS, QUANTILES, SUMMARY_VARS, summarize
+from sim.results.policy_summary import policy_summary_vars, summarize_policy
 from sim.results.streamed.estimates import (
     HE_BATCHES, MEAN_VARS, NANQ_VARS, PORTS, STREAMED, Passes, Ranks, estimates, to_dataarrays,
 )
@@ -27,7 +29,23 @@ def summarize_store(store: str, *, client=None, progress: Callable[[str], None] 
                     ) -> tuple[xr.Dataset, dict]:
     """The summary variables of a complete set of per-path data in ``store`` (a .zarr
     directory), as a Dataset without the ``path`` dim, and facts about how it was
-    computed (method, passes, variables left out)."""
+    computed (method, passes, variables left out). A managed hedge's summary
+    (``sim.results.policy_summary``) is computed from its per-path policy variables,
+    loaded alone (eleven numbers a path and variant)."""
+    summ, info = _summarize(store, client=client, progress=progress)
+    lazy = xr.open_zarr(store, consolidated=False, chunks=None)
+    if "reserve_used" in lazy:
+        names = [name for name, _, _ in POLICY_OUTPUTS] + (["weight"] if "weight" in lazy else [])
+        part = lazy[names].load().assign_coords(quantile_level=QUANTILES)
+        m_unit = lazy.attrs.get("margin_unit", lazy["funding"].attrs.get("units", "BTC"))
+        summarize_policy(part, m_unit, QUANTILES)
+        for v in policy_summary_vars(part):
+            summ[v] = part[v].drop_vars("path", errors="ignore")
+    return summ, info
+
+
+def _summarize(store: str, *, client=None, progress: Callable[[str], None] | None = None
+               ) -> tuple[xr.Dataset, dict]:
     lazy = xr.open_zarr(store, consolidated=False, chunks=None)
     if "weight" in lazy:
         return _summarize_in_memory(lazy)
