@@ -16,8 +16,9 @@ file in the folder (a user's notes) is left alone.
 
 The files are first written into a hidden temporary folder (``.hedgesim-report.tmp-*`` in
 the report folder, or ``.NAME.hedgesim-report.tmp-*`` next to a folder that does not exist
-yet) and moved in only when all of them are written, with SIGINT/SIGTERM deferred during the
-moves; a failure or a signal before that leaves the folder as it was and removes the
+yet) and moved in only when all of them are written, with SIGINT/SIGTERM held during the moves
+(``sim.results.signals.held``: the moves finish, then ``InterruptedAfterWrite``, exit
+status 0); a failure or a signal before that leaves the folder as it was and removes the
 temporary. A temporary left by a killed process (SIGKILL) is swept by the next report into
 the same folder once it is older than ``SWEEP_AGE_S``.
 """
@@ -28,14 +29,12 @@ import hashlib
 import json
 import os
 import shutil
-import signal
-import threading
 import time
 import uuid
-from contextlib import contextmanager
 from pathlib import Path
 
 from sim.errors import InterruptedAfterWrite, UsageError
+from sim.results import signals
 from sim.version import __version__
 
 MANIFEST = "hedgesim-report.json"
@@ -149,9 +148,8 @@ class ReportFolder:
             self.out.parent.mkdir(parents=True, exist_ok=True)
             tmp.mkdir()
             _fill(tmp, files, doc)
-            with _complete_once(self.out) as done, deferred_signals():
+            with signals.held(self.out):  # a signal now: the rename first, then InterruptedAfterWrite
                 os.rename(tmp, self.out)  # fails if someone else's folder appeared meanwhile (not empty)
-                done()
         except InterruptedAfterWrite:
             raise
         except BaseException:
@@ -173,14 +171,13 @@ class ReportFolder:
             both = {**doc, "files": {**{n: {"sha256": d} for n, d in self.owned.items()}, **doc["files"]}}
             (tmp / "interim.json").write_text(json.dumps(both, indent=1), encoding="utf-8")
             self.check(files)  # again, just before replacing anything
-            with _complete_once(self.out) as done, deferred_signals():
+            with signals.held(self.out):  # a signal now: the moves first, then InterruptedAfterWrite
                 os.replace(tmp / "interim.json", self.out / MANIFEST)
                 for name in files:
                     os.replace(tmp / name, self.out / name)
                 for name in stale:
                     (self.out / name).unlink(missing_ok=True)
                 os.replace(tmp / MANIFEST, self.out / MANIFEST)
-                done()
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
@@ -218,45 +215,3 @@ def _missing_ancestors(d: Path) -> list[Path]:
         out.append(d)
         d = d.parent
     return out
-
-
-@contextmanager
-def _complete_once(out: Path):
-    """``done()`` marks the report complete: an interrupt raised after it (a signal held by
-    ``deferred_signals``, delivered when the block ends) is ``InterruptedAfterWrite``."""
-    state = []
-    try:
-        yield lambda: state.append(True)
-    except KeyboardInterrupt as exc:
-        if state:
-            raise InterruptedAfterWrite.after(exc, out) from None
-        raise
-
-
-@contextmanager
-def deferred_signals(signums=(signal.SIGINT, signal.SIGTERM)):
-    """SIGINT/SIGTERM arriving inside the block are held and delivered (to the handlers
-    that were installed) when it ends, so a short critical section such as a few renames
-    runs to its end. A no-op outside the main thread."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    held: list[int] = []
-    saved: dict[int, object] = {}
-    try:
-        for s in signums:
-            handler = signal.getsignal(s)
-            if handler is None:  # installed outside Python: cannot be restored, leave it
-                continue
-            saved[s] = handler
-            signal.signal(s, lambda signum, frame: held.append(signum))
-        yield
-    finally:
-        for s, handler in saved.items():
-            signal.signal(s, handler)
-        if held:
-            handler = saved[held[0]]
-            if callable(handler):
-                handler(held[0], None)
-            elif handler == signal.SIG_DFL:
-                os.kill(os.getpid(), held[0])

@@ -20,7 +20,7 @@ import pytest
 
 from sim.errors import InterruptedAfterWrite, UsageError
 from sim.report import folder as folder_mod
-from sim.report.folder import MANIFEST, ReportFolder, deferred_signals
+from sim.report.folder import MANIFEST, ReportFolder
 
 NAMES = frozenset({"pnl.png", "fan_chart.png", "funding.png", "report.html"})
 A = {"pnl.png": b"png-a", "fan_chart.png": b"fan-a", "report.html": b"<html>a</html>"}
@@ -189,7 +189,7 @@ def test_a_signal_while_the_files_move_in_is_held_until_they_are_in(tmp_path, mo
     def replace(a, b):
         if not sent:
             sent.append(1)
-            os.kill(os.getpid(), signal.SIGINT)  # held by deferred_signals
+            os.kill(os.getpid(), signal.SIGINT)  # held by sim.results.signals.held
         real(a, b)
 
     monkeypatch.setattr(folder_mod.os, "replace", replace)
@@ -198,16 +198,6 @@ def test_a_signal_while_the_files_move_in_is_held_until_they_are_in(tmp_path, mo
     assert e.value.path == str(out) and e.value.signal == "SIGINT"
     assert {k: v for k, v in snapshot(out).items() if k != MANIFEST} == B  # the report is complete
     assert set(manifest(out)["files"]) == set(B)
-
-
-def test_deferred_signals():
-    with pytest.raises(KeyboardInterrupt):
-        with deferred_signals():
-            os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(0.01)  # would be interrupted here without the deferral
-            done = True
-    assert done
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_sweeps_its_own_old_temporaries_only(tmp_path):
