@@ -12,6 +12,14 @@ def fmt_number(x: float, digits: int = 2) -> str:
     return f"{x:,.{digits}f}"
 
 
+def fmt_fixed(x: float, spec: str) -> str:
+    """``format(x, spec)``; "n/a" for None or NaN (an undefined figure, e.g. an SE from
+    one path, or a liquidation price where none is possible)."""
+    if x is None or math.isnan(x):
+        return "n/a"
+    return format(x, spec)
+
+
 def fmt_probability(x: float) -> str:
     """Probabilities: percent with enough digits to show small values."""
     if math.isnan(x):

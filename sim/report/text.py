@@ -13,7 +13,7 @@ import numpy as np
 import xarray as xr
 
 from sim.analysis.margin import MIN_EVENTS
-from sim.report.fmt import fmt_number, fmt_percent, fmt_probability
+from sim.report.fmt import fmt_fixed, fmt_number, fmt_percent, fmt_probability
 from sim.report.text_policy import format_frontier, policy_rows
 from sim.report.text_data import format_backtest, format_replay
 from sim.results.kinds import at_horizon, first_variant, kind_of, sweep_dims
@@ -93,12 +93,12 @@ def _single(ds: xr.Dataset) -> list[str]:
                      f"{float(q.sel(quantile_level=0.05)):.1f}-{float(q.sel(quantile_level=0.95)):.1f} days"))
     he = float(at_horizon(ds["hedge_effectiveness"]))
     he_se = float(at_horizon(ds["hedge_effectiveness_se"])) if "hedge_effectiveness_se" in ds else math.nan
-    he_se_s = f"{he_se:.4f}" if not he_se < 1e-4 else f"{he_se:.1e}"  # large runs: keep a digit
-    rows.append(("hedge effectiveness", f"{he:.4f} +- {he_se_s}  (1 - Var hedged / Var unhedged)"))
+    he_se_s = fmt_fixed(he_se, ".4f" if not he_se < 1e-4 else ".1e")  # large runs: keep a digit
+    rows.append(("hedge effectiveness", f"{fmt_fixed(he, '.4f')} +- {he_se_s}  (1 - Var hedged / Var unhedged)"))
     fm, fse, fu = float(ds["funding_mean"]), float(ds["funding_mean_se"]), float(ds["funding_usd_mean"])
     fq = ds["funding_quantile"]
-    rows.append(("expected funding (+ received)", f"{fm:+.6f} {unit} +- {fse:.6f}  ({fmt_number(fu)} USD); "
-                 f"5 %-95 % {float(fq.sel(quantile_level=0.05)):+.6f} to {float(fq.sel(quantile_level=0.95)):+.6f} {unit}"))
+    rows.append(("expected funding (+ received)", f"{fmt_fixed(fm, '+.6f')} {unit} +- {fmt_fixed(fse, '.6f')}  "
+                 f"({fmt_number(fu)} USD); 5 %-95 % {float(fq.sel(quantile_level=0.05)):+.6f} to {float(fq.sel(quantile_level=0.95)):+.6f} {unit}"))
     rows.append(("expected fees", f"{float(ds['fees_mean']):.6f} {unit}"))
     dq = ds["max_drawdown_quantile"]
     rows.append(("max drawdown, hedged", f"mean {fmt_number(float(ds['max_drawdown_mean']))} USD, 99 % quantile "
@@ -276,5 +276,6 @@ def format_convergence(ds: xr.Dataset) -> str:
         hi = float(ds["running_liquidation_probability_high"][i])
         e = float(ds["running_es99_hedged"][i])
         es = float(ds["running_es99_hedged_se"][i])
-        lines.append(f"{m:>12,}{100 * p:>11.4f}%{f'{100 * lo:.4f}% to {100 * hi:.4f}%':>26}{e:>24,.2f}{es:>12,.2f}")
+        lines.append(f"{m:>12,}{100 * p:>11.4f}%{f'{100 * lo:.4f}% to {100 * hi:.4f}%':>26}"
+                     f"{fmt_fixed(e, ',.2f'):>24}{fmt_fixed(es, ',.2f'):>12}")
     return "\n".join(lines)

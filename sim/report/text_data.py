@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from sim.report.fmt import fmt_fixed
+
 
 def _money(x: float) -> str:
     return f"{x:+,.0f}" if math.isfinite(x) else "n/a"
@@ -40,13 +42,14 @@ def format_replay(ds: xr.Dataset) -> str:
             ("index at start / end", f"{float(r['index_start']):,.2f} / {float(r['index_T']):,.2f} USD"),
             ("hedge", f"{float(r['hedge_size']):,.6g} {'USD' if mu == 'BTC' else 'BTC'} short, entry "
                       f"{float(r['mark_start']):,.2f} USD"),
-            ("liquidation price (at entry)", f"{float(r['liquidation_price']):,.2f} USD"),
+            ("liquidation price (at entry)", f"{fmt_fixed(float(r['liquidation_price']), ',.2f')} USD"),
             ("highest mark (bar highs)", f"{float(r['mark_high']):,.2f} USD"),
             ("liquidated", f"yes, at {pd.Timestamp(r['liquidation_date'].values):%Y-%m-%d %H:%M} UTC "
                            f"(day {float(r['liquidation_time']):.2f})" if liq else "no"),
             ("funding received (+) / paid (-)", f"{float(r['funding']):+.6f} {mu} ({float(r['funding_usd']):+,.2f} USD)"),
             ("fees", f"{float(r['fees']):.6f} {mu}"),
-            ("collateral that would have survived", f"{float(r['required_collateral']):.6f} {mu} (required_collateral)"),
+            ("collateral that would have survived",
+             f"{fmt_fixed(float(r['required_collateral']), '.6f')} {mu} (required_collateral)"),
             ("PnL hedged / unhedged", f"{_money(float(r['hedged_pnl']))} / {_money(float(r['unhedged_pnl']))} USD"),
         ]
         lines += [f"{k:<37} {v}" for k, v in rows]
