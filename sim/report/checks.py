@@ -71,6 +71,8 @@ RUN_SINGLE = ("contracts", "leverage", "liquidation_time_quantile", "hedge_effec
               "es_hedged_minus_unhedged", "es_hedged_minus_unhedged_se")
 RUN_SWEEP = ("liquidation_probability_vs_base", "liquidation_probability_vs_base_se", "es_hedged_vs_base",
              "es_hedged_vs_base_se")
+FRONTIER = ("min_reserve", "min_reserve_trigger", "trigger", "expected_total_loss", "liquidation_probability",
+            "exchange_loss_usd_mean")
 MARGIN = ("min_collateral", "min_collateral_low", "min_collateral_high", "leverage", "paths_needed",
           "liquidation_probability", "liquidation_probability_low", "liquidation_probability_high")
 DIMS = {"hedged_pnl": ("path",), "unhedged_pnl": ("path",), "liquidated": ("path",),
@@ -128,6 +130,8 @@ def check_attrs(ds: xr.Dataset, source: str) -> None:
 def _required(ds: xr.Dataset, kind: str) -> list[str]:
     if kind == "margin":
         return list(MARGIN)
+    if kind == "frontier":
+        return list(FRONTIER)
     names = list(RUN_PER_PATH) + list(RUN_SUMMARY) + list(RUN_SWEEP if sweep_dims(ds) else RUN_SINGLE)
     if "sample_index" in ds or "sample_mark" in ds:
         names += ["sample_index", "sample_mark", "sample_time"]
@@ -138,9 +142,13 @@ def check_result(ds: xr.Dataset, source: str) -> xr.Dataset:
     """``ds`` (opened lazily) checked for the report; returns it with every variable that
     has no ``path`` dim loaded. Raises ``ResultFileError`` naming what is wrong."""
     kind = kind_of(ds)
-    if kind not in ("run", "margin"):
+    if kind not in ("run", "margin", "frontier"):
         raise ResultFileError(f"result {source!r}: neither a simulation result (hedgesim run) nor a margin "
-                              "curve (hedgesim margin); nothing to report")
+                              "curve or frontier (hedgesim margin); nothing to report")
+    if kind == "frontier":
+        for name in ("target", "static_min_collateral", "static_expected_total_loss"):
+            if not isinstance(ds.attrs.get(name), (int, float, np.floating)):
+                raise _err(source, f"attribute {name} is missing or not a number")
     check_attrs(ds, source)
     if kind == "run" and ds.sizes["path"] < 1:
         raise _err(source, "no paths")

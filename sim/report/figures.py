@@ -11,6 +11,8 @@ what it needs:
   paths (``--save-paths``), a few of those paths, their liquidations marked;
 - ``funding.png``: distribution of funding received by the short;
 - ``liquidation_time.png``: when liquidations happen, and P(liquidated by t);
+- ``frontier.png`` (a ``hedgesim margin --policy`` result): the reserve each on-exchange
+  collateral needs, and the expected total loss of those plans;
 - ``sweep.png``: ES 99 % of hedged PnL over the sweep (a heat map over the first two
   sweep dims, a line over a single one).
 
@@ -30,7 +32,7 @@ from sim.analysis.margin import margin_curve_of
 from sim.results.kinds import first_variant, kind_of, sweep_dims
 
 SLICE = 1 << 20  # paths read at a time
-FIGURE_NAMES = {"pnl", "liquidation_curve", "fan_chart", "funding", "liquidation_time", "sweep"}
+FIGURE_NAMES = {"pnl", "liquidation_curve", "fan_chart", "funding", "liquidation_time", "sweep", "frontier"}
 HEDGED, UNHEDGED = "#1f77b4", "#ff7f0e"
 DPI = 110
 
@@ -393,6 +395,47 @@ def fig_sweep(ds: xr.Dataset) -> Figure | None:
                   "hedge variant, all evaluated on the same market paths; ± is the 95 % interval.", _png(fig))
 
 
+
+def fig_frontier(ds: xr.Dataset) -> Figure:
+    """``hedgesim margin --policy``: the reserve each on-exchange collateral needs to keep
+    P(losing the hedge) at the target, and the expected total loss of those plans, the
+    static plan and the best plan marked."""
+    plt = _plt()
+    a = ds.attrs
+    unit = a.get("margin_unit", "BTC")
+    c = ds["collateral"].values
+    r = ds["min_reserve"].values
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10.5, 4.0))
+    ok = np.isfinite(r)
+    ax1.plot(c[ok], r[ok], "o-", color=HEDGED, label="reserve needed")
+    ax1.plot(c[ok], c[ok] + r[ok], "s--", color=UNHEDGED, label="on exchange + reserve")
+    ax1.axvline(a["static_min_collateral"], color="grey", ls=":", label="static minimum (no policy)")
+    ax1.set_xlabel(f"collateral on the exchange ({unit})")
+    ax1.set_ylabel(unit)
+    ax1.set_title(f"P(losing the hedge) <= {100 * a['target']:g} %, transfer delay {a.get('transfer_delay')}")
+    ax1.legend()
+    loss = np.full(c.size, np.nan)
+    for j in np.nonzero(ok)[0]:
+        t = float(ds["min_reserve_trigger"].values[j])
+        f = int(np.abs(ds["trigger"].values[j] - t).argmin())
+        loss[j] = float(ds["expected_total_loss"].isel(collateral=j, trigger_fraction=f).sel(reserve=r[j]))
+    ax2.plot(c[ok], loss[ok], "o-", color=HEDGED, label="frontier plans")
+    if "best_collateral" in a:
+        ax2.plot([a["best_collateral"]], [a["best_expected_total_loss"]], "*", ms=14, color="#2ca02c",
+                 label=f"least loss: {a['best_collateral']:.4g} + {a['best_reserve']:.4g} {unit} in reserve")
+    ax2.axhline(a["static_expected_total_loss"], color="grey", ls=":", label="static plan")
+    ax2.set_xlabel(f"collateral on the exchange ({unit})")
+    ax2.set_ylabel("expected total loss (USD)")
+    ax2.set_title(f"exchange default {a.get('default_rate', 0):g}/yr, {100 * a.get('recovery_rate', 0):g} % recovered")
+    ax2.legend()
+    fig.suptitle(f"{a.get('config_source', '')}: {a.get('paths', 0):,} paths, horizon {a.get('horizon')}", fontsize=10)
+    return Figure("frontier", "How much on the exchange, how much in reserve",
+                  "Left: the smallest reserve that keeps the probability of losing the hedge at the target, for each "
+                  "collateral kept on the exchange (none on the grid: not drawn). Right: the expected total loss "
+                  "(equity forfeited at liquidations plus what an exchange default takes) of those plans.",
+                  _png(fig))
+
+
 def _unit_of(ds: xr.Dataset, dim: str) -> str:
     if dim == "collateral":
         return f" ({ds.attrs.get('margin_unit', 'BTC')})"
@@ -407,13 +450,18 @@ def figures(ds: xr.Dataset) -> tuple[list[Figure], list[str]]:
     kind = kind_of(ds)
     unit = ds.attrs.get("margin_unit", "BTC")
     cfg = stored_config(ds)
+    if kind == "frontier":
+        return [fig_frontier(ds)], notes
     if kind == "margin":
         c = cfg.get("position", {}).get("collateral")
         current = math.nan if c is None else float(c)
         figs.append(fig_liquidation_curve(ds, current, unit))
         return figs, notes
     figs.append(fig_pnl(ds))
-    if "required_collateral" in ds and not cfg.get("position", {}).get("hedge_collateral", False):
+    if "reserve_used" in ds:
+        notes.append("liquidation curve: not drawn (a managed hedge: the collateral identity does not hold; use "
+                     "hedgesim margin --policy)")
+    elif "required_collateral" in ds and not cfg.get("position", {}).get("hedge_collateral", False):
         curve, step = margin_curve_of(ds)
         note = "" if step == 1 else f" (from every {step}-th path: {curve.attrs['paths']:,} of {ds.sizes['path']:,})"
         v = first_variant(ds)

@@ -42,7 +42,8 @@ def build_html(ds: xr.Dataset, figs: list[Figure], notes: list[str], source: str
     a = ds.attrs
     esc = html.escape
     cfg = stored_config(ds)
-    meta = [("result", source), ("kind", {"run": "simulation result", "margin": "margin curve"}.get(kind_of(ds), "?")),
+    kinds = {"run": "simulation result", "margin": "margin curve", "frontier": "margin frontier (managed hedge)"}
+    meta = [("result", source), ("kind", kinds.get(kind_of(ds), "?")),
             ("config", a.get("config_source", "")), ("model", a.get("model", "")),
             ("paths", f"{int(a.get('paths', 0)):,}"), ("seed", a.get("seed", "")),
             ("horizon", f"{a.get('horizon', '')} in steps of {a.get('dt', '')}"),

@@ -36,6 +36,23 @@ def test_frontier_end_to_end(tmp_path, cli):
     assert ex[0] < ex[-1]
     code, shown, err = cli(["show", out])
     assert code == 0 and shown.strip() == text.strip().rsplit("\n", 1)[0].strip()
+    # the report draws the frontier
+    code, _, err = cli(["report", out, "--out", tmp_path / "rep"])
+    assert code == 0, err
+    assert (tmp_path / "rep" / "frontier.png").stat().st_size > 10_000
+    assert "frontier.png" in (tmp_path / "rep" / "report.html").read_text()
+
+
+def test_report_of_a_managed_run(tmp_path, cli):
+    out = tmp_path / "m.zarr"
+    code, text, err = cli(["run", ROOT / "configs" / "managed.toml", "--paths", "2048", "--set",
+                           "simulation.horizon=3d", "-q", "--out", out])
+    assert code == 0, err
+    assert "managed hedge" in text and "expected total loss" in text
+    code, _, err = cli(["report", out, "--out", tmp_path / "rep"])
+    assert code == 0, err
+    html = (tmp_path / "rep" / "report.html").read_text()
+    assert "pnl.png" in html and "collateral identity does not hold" in html
 
 
 def test_policy_needs_one_target(cli):
