@@ -577,20 +577,6 @@ def make_case(i: int, seed: int = SEED) -> tuple[list[str], dict]:
 # --------------------------------------------------------------------------- running and checking
 
 _CLI = importlib.import_module("sim.cli.main")
-# Undefined figures the tables print as "nan" instead of "n/a" (sim/report is not validated
-# here): each is a TODO for the table's module; remove the pattern once it prints "n/a".
-KNOWN_NAN = [
-    # sim/report/text_data.py format_replay: required_collateral is NaN by design under a [policy]
-    r"nan \w+ \(required_collateral\)",
-    # sim/report/text_data.py format_replay: no liquidation price (none possible: NaN by design)
-    r"liquidation price \(at entry\) +nan USD",
-    # sim/report/text.py format_summary: the SE of hedge effectiveness / funding with 1-2 paths
-    r"(?m)^hedge effectiveness .*$", r"\+- nan  \(",
-    # sim/report/text.py format_convergence: the SE of ES 99 % when no path is in the tail
-    r"(?m)^ +[\d,]+ +[\d.]+% .* nan$",
-]
-
-
 def short(argv: list[str]) -> str:
     return " ".join(repr(a if len(a) <= 120 else a[:100] + f"... ({len(a):,} characters)") for a in argv)
 NUMBER_JUNK = re.compile(r"(?i)(?<![\w/.])[-+]?(nan|inf|infinity)(?![\w])")
@@ -668,10 +654,7 @@ def run_case(i: int, base: Path, seed: int = SEED) -> str:
         return refused
     assert code == 0, f"{where}\nexit status {code!r}"
     assert "Traceback" not in se, where
-    shown = so
-    for pattern in KNOWN_NAN:
-        shown = re.sub(pattern, "", shown)
-    bad = NUMBER_JUNK.findall(shown)
+    bad = NUMBER_JUNK.findall(so)  # undefined figures print as "n/a"
     assert not bad, f"{where}\nnon-finite numbers printed: {bad[:5]}"
     written = re.findall(r"^(?:result|curve|table) written to (.+)$", so, flags=re.M)
     new = set(after) - set(before)
