@@ -41,7 +41,10 @@ def _dispatch(args) -> int:
             from sim.cli import data  # pandas and the market-data readers: only for these commands
 
             status = getattr(data, DATA_COMMANDS[args.command])(args)
-        _hold_late_signals()  # the command has ended: a signal while the session closes changes nothing
+        # the command has ended: a signal from now on (e.g. while the session closes) is only
+        # noted. A flag, not a call: Python runs a pending handler at its next call, which
+        # must come after this
+        _state["ended"] = True
         return status
 
 
@@ -52,23 +55,21 @@ LEFT = {"report": "the report folder is as it was", "show": "", "calibrate": "",
 
 
 _received: list[int] = []  # the signals of the current command (a distributed run returns 130 for both)
+_state = {"ended": False}  # the command has returned its status: later signals are only noted
+
+
+def _interrupt(signum, frame):
+    """SIGINT: ``KeyboardInterrupt``, as Python's own handler, until the command has ended."""
+    _received.append(signum)
+    if not _state["ended"]:
+        raise KeyboardInterrupt
 
 
 def _terminate(signum, frame):
+    """SIGTERM: ``Terminated`` (a ``KeyboardInterrupt``), until the command has ended."""
     _received.append(signum)
-    raise Terminated()
-
-
-def _note(signum, frame):
-    _received.append(signum)
-
-
-def _hold_late_signals() -> None:
-    """Once the command has returned its status, SIGINT/SIGTERM are only noted: what
-    happened is decided (until ``main`` ends)."""
-    if threading.current_thread() is threading.main_thread():
-        for s in STATUS:
-            signal.signal(s, _note)
+    if not _state["ended"]:
+        raise Terminated()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,9 +80,12 @@ def main(argv: list[str] | None = None) -> int:
     args.argv = sys.argv[1:] if argv is None else [str(a) for a in argv]  # recorded in results (attr command)
     own = threading.current_thread() is threading.main_thread()
     _received.clear()
+    _state["ended"] = False
     previous = {s: signal.getsignal(s) for s in STATUS} if own else {}
     if own:
         signal.signal(signal.SIGTERM, _terminate)
+        if previous[signal.SIGINT] is signal.default_int_handler:  # not when SIGINT is ignored (e.g. `&`)
+            signal.signal(signal.SIGINT, _interrupt)
     try:
         status = _run(args)
     except KeyboardInterrupt as exc:  # a second signal while the first one was being handled
@@ -108,6 +112,10 @@ def _run(args) -> int:
     except BrokenPipeError:  # e.g. `hedgesim show r.zarr | head`
         sys.stderr.close()
         return 0
+    except OSError as exc:  # a path the system refuses (name too long, permission, read-only, full disk)
+        where = f"{str(exc.filename)[:80]!r}: " if exc.filename else ""
+        print(f"hedgesim: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
     except InterruptedAfterWrite as exc:  # the output is complete: not a failure
         print(f"hedgesim: interrupted ({exc.signal}) after writing {exc.path!r}, which is complete", file=sys.stderr)
         return 0
