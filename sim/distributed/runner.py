@@ -20,6 +20,7 @@ from typing import Callable
 import xarray as xr
 
 from sim.config import Config
+from sim import engine
 from sim.distributed.shards import check_shard_paths, default_shard_paths, partial_path, shards_of
 from sim.distributed.store import check_resume, create_store, done_shards, finish, write_shard
 from sim.distributed.tasks import ConfigSpec, first_block, run_shard
@@ -161,6 +162,8 @@ def _run(cfg, out, paths, seed, workers, scheduler, client, shard_paths, resume,
             n_workers = max(1, len(client.nthreads()))
         if layout is None:
             shard_paths = check_shard_paths(shard_paths) if shard_paths else default_shard_paths(paths, n_workers)
+            # a shard that cannot fit is refused here, before any store or task (estimated on this machine)
+            engine.check_memory(cfg, paths, first_path=0, count=min(shard_paths, paths), threads=1)
             part.parent.mkdir(parents=True, exist_ok=True)
             ds0 = client.submit(first_block, ConfigSpec.of(cfg), paths, seed, pure=False).result()
             layout = create_store(part, ds0, cfg, paths, seed, shard_paths, {"distributed_workers": int(n_workers)})
