@@ -144,15 +144,17 @@ class ReportFolder:
     def _write_new(self, files: dict[str, bytes], doc: dict) -> None:
         created = _missing_ancestors(self.out.parent)
         tmp = self.out.parent / f".{self.out.name}.{TMP_TAG}{uuid.uuid4().hex[:8]}"
+        moved = False
         try:
             self.out.parent.mkdir(parents=True, exist_ok=True)
             tmp.mkdir()
             _fill(tmp, files, doc)
             with signals.held(self.out):  # a signal now: the rename first, then InterruptedAfterWrite
                 os.rename(tmp, self.out)  # fails if someone else's folder appeared meanwhile (not empty)
-        except InterruptedAfterWrite:
-            raise
-        except BaseException:
+                moved = True
+        except BaseException as exc:
+            if moved:  # the report is complete (e.g. a signal while the handlers were restored)
+                _after_moves(exc, self.out)
             shutil.rmtree(tmp, ignore_errors=True)
             for d in created:  # innermost first; only if still empty
                 try:
@@ -163,6 +165,7 @@ class ReportFolder:
 
     def _write_into_existing(self, files: dict[str, bytes], doc: dict, stale: list[str]) -> None:
         tmp = self.out / f".{TMP_TAG}{uuid.uuid4().hex[:8]}"
+        moved = False
         try:
             tmp.mkdir()
             _fill(tmp, files, doc)
@@ -178,6 +181,11 @@ class ReportFolder:
                 for name in stale:
                     (self.out / name).unlink(missing_ok=True)
                 os.replace(tmp / MANIFEST, self.out / MANIFEST)
+                moved = True
+        except BaseException as exc:
+            if moved:
+                _after_moves(exc, self.out)
+            raise
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
@@ -199,6 +207,13 @@ class ReportFolder:
                 shutil.rmtree(p)
             except OSError:
                 continue
+
+
+def _after_moves(exc: BaseException, out: Path) -> None:
+    """An exception once every file is in place: an interrupt is ``InterruptedAfterWrite``."""
+    if isinstance(exc, KeyboardInterrupt):
+        raise InterruptedAfterWrite.after(exc, out) from None
+    raise exc
 
 
 def _fill(tmp: Path, files: dict[str, bytes], doc: dict) -> None:
