@@ -254,7 +254,7 @@ def test_cli_replay_and_backtest_write_datasets(tmp_path, capsys):
                          "--start", "2021-01-01", "--horizon", "30d", "--every", "30d", "--end", "2021-05-31",
                          "--out", out, "-q"], capsys)
     assert code == 0, se
-    ds = xr.open_zarr(out, consolidated=False).load()
+    ds = xr.open_zarr(out).load()  # consolidated metadata: no listing of the folder, no warning
     assert ds.sizes["start"] == 6 and "liquidated at (UTC)" in so and "hedged PnL" in so
     out = tmp_path / "b.nc"
     code, so, se = _cli(["backtest", ROOT / "configs" / "default.toml", "--prices", BTC, "--funding", BYBIT,
