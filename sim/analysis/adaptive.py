@@ -55,7 +55,8 @@ def simulate_adaptive(cfg, seed: int | None = None, *, batch_paths: int | None =
     raw = None
     reason = "path budget exhausted"
     while done < budget:
-        count = min(batch if done else max(first, rng.BLOCK), budget - done)
+        # every batch a whole number of random blocks (the next one starts on a block), the last one to the budget
+        count = min(batch if done else -(-max(first, rng.BLOCK) // rng.BLOCK) * rng.BLOCK, budget - done)
         raw = engine.simulate(cfg, paths=budget, seed=seed, first_path=done, count=count, threads=threads,
                               chunk_paths=chunk_paths, progress=progress)
         parts.append(raw)
