@@ -29,7 +29,7 @@ from typing import Callable
 
 import xarray as xr
 
-from sim.errors import ResultFileError
+from sim.errors import InterruptedAfterWrite, ResultFileError
 from sim.results import encoding, lock, marker, meta, signals
 from sim.results.checked import checked, damaged
 from sim.results.kinds import kind_of
@@ -118,30 +118,38 @@ def write(ds: xr.Dataset, path: str | Path, *, note: Note = lock.note_to_stderr)
     Any failure is ``ResultFileError`` naming the path and the cause, and leaves nothing
     behind (see the module docstring)."""
     p = check_path(path)
-    with lock.acquire(p, note):
-        if check_output(p) and note is not None:
-            note(f"replacing the existing result {str(p)!r}")
-        lock.sweep(p, note)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = lock.temp_path(p)
-        with signals.held(p):  # SIGINT/SIGTERM: the write finishes first (InterruptedAfterWrite), see there
-            try:
-                data = encoding.prepared(ds)
-                if "format_version" not in data.attrs:  # a Dataset not built by hedgesim's builders
-                    meta.stamp(data, "sim.write_result(...)")
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    if p.suffix == ".zarr":
-                        write_zarr(data, tmp)
-                    else:
-                        write_netcdf(data, tmp)
-                check_output(p)  # nothing else appeared there meanwhile
-                replace_atomically(tmp, p)
-            except BaseException as exc:
-                remove(tmp)
-                if isinstance(exc, Exception) and not isinstance(exc, ResultFileError):
-                    raise ResultFileError(f"result {str(p)!r}: cannot be written ({cause(exc)})") from exc
-                raise
+    placed = False  # the result is complete under its final name
+    try:
+        with lock.acquire(p, note):
+            if check_output(p) and note is not None:
+                note(f"replacing the existing result {str(p)!r}")
+            lock.sweep(p, note)
+            p.parent.mkdir(parents=True, exist_ok=True)
+            tmp = lock.temp_path(p)
+            with signals.held(p):  # SIGINT/SIGTERM: the write finishes first (InterruptedAfterWrite), see there
+                try:
+                    data = encoding.prepared(ds)
+                    if "format_version" not in data.attrs:  # a Dataset not built by hedgesim's builders
+                        meta.stamp(data, "sim.write_result(...)")
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        if p.suffix == ".zarr":
+                            write_zarr(data, tmp)
+                        else:
+                            write_netcdf(data, tmp)
+                    check_output(p)  # nothing else appeared there meanwhile
+                    replace_atomically(tmp, p)
+                    placed = True
+                except BaseException as exc:
+                    if not placed:
+                        remove(tmp)
+                    if isinstance(exc, Exception) and not isinstance(exc, ResultFileError):
+                        raise ResultFileError(f"result {str(p)!r}: cannot be written ({cause(exc)})") from exc
+                    raise
+    except KeyboardInterrupt as exc:  # e.g. while the signal handlers or the lock are being restored
+        if placed and not isinstance(exc, InterruptedAfterWrite):
+            raise InterruptedAfterWrite.after(exc, p) from None
+        raise
     return p
 
 

@@ -136,11 +136,9 @@ def test_signals_at_several_moments(tmp_path):
             outcomes.append(check(t))
         except WrittenButInterrupted as exc:
             outcomes.append(exc)
-    if any(isinstance(o, WrittenButInterrupted) for o in outcomes):
-        # a signal just after the rename, handled while sim.results.io.write releases its
-        # lock or restores the signal handlers, still reads as "nothing written" (issue 12:
-        # io.write must turn an interrupt after its rename into InterruptedAfterWrite)
-        pytest.xfail(str(next(o for o in outcomes if isinstance(o, WrittenButInterrupted))))
+    # a signal just after the rename, handled while sim.results.io.write releases its lock or
+    # restores the signal handlers, is an interrupt after the write (exit 0, result complete)
+    assert not any(isinstance(o, WrittenButInterrupted) for o in outcomes), outcomes
     assert outcomes[0] == "interrupted"  # mid-simulation: nothing was written
     assert outcomes[1:] == ["complete"] * 3  # during the write (it finishes first), and after it
 
