@@ -285,13 +285,19 @@ def parse_override_value(text: str) -> Any:
     return value
 
 
-def parse_set_option(item: str) -> tuple[str, Any]:
-    """``"section.key=value"`` -> ``("section.key", value)``."""
+def _split_option(item: str, option: str, example: str) -> tuple[str, str]:
+    """``"section.key=text"`` of ``--set``/``--sweep`` -> (checked "section.key", text)."""
     if "=" not in item:
-        raise ConfigError(f"--set {item}: expected section.key=value, e.g. --set market.sigma=0.8")
+        raise ConfigError(f"{option} {item}: expected {example}")
     key, value = item.split("=", 1)
     key = key.strip()
-    split_dotted(key, option=f"--set {item}")
+    split_dotted(key, option=f"{option} {item}")
+    return key, value
+
+
+def parse_set_option(item: str) -> tuple[str, Any]:
+    """``"section.key=value"`` -> ``("section.key", value)``."""
+    key, value = _split_option(item, "--set", "section.key=value, e.g. --set market.sigma=0.8")
     try:
         return key, parse_override_value(value)
     except ConfigError as exc:
@@ -300,11 +306,8 @@ def parse_set_option(item: str) -> tuple[str, Any]:
 
 def parse_sweep_option(item: str) -> tuple[str, list]:
     """``"section.key=v1,v2,..."`` -> ``("section.key", [v1, v2, ...])`` (TOML values)."""
-    if "=" not in item:
-        raise ConfigError(f"--sweep {item}: expected section.key=v1,v2,..., e.g. --sweep position.collateral=0.1,0.5")
-    key, value = item.split("=", 1)
-    key = key.strip()
-    split_dotted(key, option=f"--sweep {item}")
+    key, value = _split_option(item, "--sweep",
+                               "section.key=v1,v2,..., e.g. --sweep position.collateral=0.1,0.5")
     try:
         values = [parse_override_value(v) for v in value.split(",") if v.strip()]
     except ConfigError as exc:

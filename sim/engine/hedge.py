@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -98,17 +99,14 @@ def account_args(hedges: list[Hedge]) -> AccountArgs:
         tier_rates=np.concatenate(rat),
         tier_deductions=np.concatenate(ded),
         managed=np.full(len(ms), any_managed, dtype=np.bool_),
-        margin_mode=i64([m.margin_mode for m in ms]),
-        wallet=f64([m.wallet for m in ms]),
-        reserve=f64([m.reserve for m in ms]),
-        top_up_trigger=f64([m.top_up_trigger for m in ms]),
-        top_up_to=f64([m.top_up_to for m in ms]),
-        withdraw_above=f64([m.withdraw_above for m in ms]),
-        withdraw_to=f64([m.withdraw_to for m in ms]),
-        delay_steps=i64([m.delay_steps for m in ms]),
-        rehedge=np.array([m.rehedge for m in ms], dtype=np.bool_),
-        rehedge_delay_steps=i64([m.rehedge_delay_steps for m in ms]),
-        default_rate_step=f64([m.default_rate_step for m in ms]),
-        recovery_rate=f64([m.recovery_rate for m in ms]),
+        **management_rows(ms),
         default_on=any(m.default_rate_step > 0.0 for m in ms),
     )
+
+
+def management_rows(ms: list[Management]) -> dict[str, np.ndarray]:
+    """The kernel's per-variant rows of the Management fields (same names in AccountArgs),
+    typed by each field's default: int64, float64 or bool."""
+    dtypes = {bool: np.bool_, int: np.int64, float: np.float64}
+    return {f.name: np.array([getattr(m, f.name) for m in ms], dtype=dtypes[type(f.default)])
+            for f in dataclasses.fields(Management)}

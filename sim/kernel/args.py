@@ -86,7 +86,7 @@ POLICY_OUTPUTS = (
     ("reserve_used", "{m}", "amount taken from the reserve (top-ups and re-hedge collateral)"),
     ("withdrawn", "{m}", "amount withdrawn from the account into the reserve"),
     ("rehedges", "1", "times the hedge was re-opened after a liquidation"),
-    ("reserve_exhausted", "1", "a top-up or re-hedge needed more than the reserve held"),
+    ("reserve_exhausted", "1", "the reserve ran empty while a top-up or re-hedge rule was on, or one needed more than it held"),
     ("max_on_exchange", "{m}", "largest amount on the exchange (account equity, wallet, a reserve kept there)"),
     ("mean_on_exchange", "{m}", "time-average amount on the exchange over the monitoring times"),
     ("exchange_default", "1", "the exchange failed within the horizon"),

@@ -96,9 +96,9 @@ def managed_account_path(v, acc, mk, s_path, m_path, c_path, inv, f_path, defaul
     h = acc.default_rate_step[v]
     default_step = steps + 1
     if h > 0.0 and default_e < np.inf:
-        k = math.ceil(default_e / h)
-        if k <= steps:
-            default_step = max(1, int(k))
+        kd = math.ceil(default_e / h)
+        if kd <= steps:
+            default_step = max(1, int(kd))
     entry = m_path[0]
     pv_entry = position_value(kind, size, entry)
 

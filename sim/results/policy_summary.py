@@ -11,7 +11,7 @@ import xarray as xr
 
 from sim.results import stats
 
-PROBABILITIES = {"reserve_exhausted": "the reserve is exhausted (a top-up or re-hedge it could not pay)",
+PROBABILITIES = {"reserve_exhausted": "the reserve runs empty (while a top-up or re-hedge rule is on) or cannot pay one",
                  "exchange_default": "the exchange defaults within the horizon"}
 MEANS = {"reserve_used": "{m}", "withdrawn": "{m}", "top_ups": "1", "rehedges": "1", "max_on_exchange": "{m}",
          "mean_on_exchange": "{m}", "exchange_loss": "{m}", "exchange_loss_usd": "USD", "liquidation_loss_usd": "USD"}

@@ -15,7 +15,6 @@ import pytest
 import xarray as xr
 
 import sim
-from sim.cli.main import main
 from sim.data import load_funding, load_prices
 from sim.data.backtest import backtest, brier_score, christoffersen_ind, kupiec_pof, non_overlapping
 from sim.data.replay import replay_windows, window_starts
@@ -239,27 +238,20 @@ def test_backtest_has_no_look_ahead(data):
 # --------------------------------------------------------------------------- command line
 
 
-def _cli(argv, capsys):
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
-def test_cli_replay_and_backtest_write_datasets(tmp_path, capsys):
+def test_cli_replay_and_backtest_write_datasets(tmp_path, cli):
     out = tmp_path / "r.zarr"
-    code, so, se = _cli(["replay", ROOT / "configs" / "default.toml", "--prices", BTC, "--funding", BYBIT,
+    code, so, se = cli(["replay", ROOT / "configs" / "default.toml", "--prices", BTC, "--funding", BYBIT,
                          "--start", "2021-01-01", "--horizon", "30d", "--every", "30d", "--end", "2021-05-31",
-                         "--out", out, "-q"], capsys)
+                         "--out", out, "-q"])
     assert code == 0, se
     ds = xr.open_zarr(out).load()  # consolidated metadata: no listing of the folder, no warning
     assert ds.sizes["start"] == 6 and "liquidated at (UTC)" in so and "hedged PnL" in so
     out = tmp_path / "b.nc"
-    code, so, se = _cli(["backtest", ROOT / "configs" / "default.toml", "--prices", BTC, "--funding", BYBIT,
+    code, so, se = cli(["backtest", ROOT / "configs" / "default.toml", "--prices", BTC, "--funding", BYBIT,
                          "--from", "2021-03-05", "--to", "2021-04-05", "--window", "14d", "--step", "14d",
-                         "--calibration-window", "60d", "--paths", "1000", "--out", out, "-q"], capsys)
+                         "--calibration-window", "60d", "--paths", "1000", "--out", out, "-q"])
     assert code == 0, se
     ds = xr.open_dataset(out).load()
     assert ds.sizes["start"] == 3 and "kupiec_pvalue" in ds and "Kupiec p" in so and "Brier score" in so
@@ -280,11 +272,11 @@ def test_cli_replay_and_backtest_write_datasets(tmp_path, capsys):
     (["backtest", "CFG", "--prices", BTC, "--from", "2021-03-01", "--to", "2021-03-01", "--out", "x.csv"],
      "unknown format"),
 ])
-def test_cli_bad_input_exit_2(tmp_path, capsys, argv, needle):
+def test_cli_bad_input_exit_2(tmp_path, cli, argv, needle):
     argv = [ROOT / "configs" / "default.toml" if a == "CFG" else a for a in argv] + ["-q"]
     if "--out" not in argv:
         argv += ["--no-save"]
-    code, out, err = _cli(argv, capsys)
+    code, out, err = cli(argv)
     assert code == 2, err
     assert out == ""
     lines = err.strip().splitlines()

@@ -12,7 +12,6 @@ import pandas as pd
 import pytest
 
 import sim
-from sim.cli.main import main
 from sim.data import calibrate, load_funding, load_prices
 from sim.data.calibrate import to_toml
 from sim.data.fit_ou import fit_ou
@@ -127,18 +126,11 @@ def test_calibrate_repo_sample_gives_a_loadable_config(tmp_path):
     assert cal.last_close == px.bars["close"].iloc[-1]
 
 
-def _cli(argv, capsys):
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
-def test_cli_calibrate_stdout_is_a_config(tmp_path, capsys):
-    code, out, err = _cli(["calibrate", "--prices", BTC, "--funding", BYBIT, "--model", "gbm", "--start",
-                           "2021-02-01", "--end", "2021-03-31"], capsys)
+def test_cli_calibrate_stdout_is_a_config(tmp_path, cli):
+    code, out, err = cli(["calibrate", "--prices", BTC, "--funding", BYBIT, "--model", "gbm", "--start",
+                           "2021-02-01", "--end", "2021-03-31"])
     assert code == 0, err
     assert "layout cryptocompare-hourly" in err and "calibrate: gbm: logL" in err
     p = tmp_path / "c.toml"
@@ -156,8 +148,8 @@ def test_cli_calibrate_stdout_is_a_config(tmp_path, capsys):
     (["--prices", BYBIT, "--funding", BTC], "has no funding-rate column"),
     (["--prices", BTC, "--start", "2021-03-01", "--end", "2021-02-01"], "is not after start"),
 ])
-def test_cli_calibrate_bad_input_exit_2(capsys, argv, needle):
-    code, out, err = _cli(["calibrate", *argv], capsys)
+def test_cli_calibrate_bad_input_exit_2(cli, argv, needle):
+    code, out, err = cli(["calibrate", *argv])
     assert code == 2
     assert out == ""
     assert err.strip().splitlines()[-1].startswith("hedgesim: error:") and needle in err
