@@ -418,6 +418,16 @@ def check_policy(cfg: Config) -> None:
                               "withdrawn again)")
     if ex.margin_mode in ("isolated_auto_add", "cross") and ex.wallet == 0.0:
         cfg.notes.append(f'exchange.margin_mode = "{ex.margin_mode}" with exchange.wallet = 0: the same as isolated')
+    if p.rebalance_every is not None or p.rebalance_band is not None:
+        if cfg.position.contract == "linear":
+            cfg.notes.append("policy.rebalance_*: a linear hedge of the stack (q BTC short, USD collateral) keeps a "
+                             "constant BTC exposure, so its size drifts from the target only after a partial liquidation")
+        elif cfg.position.hedge_collateral and cfg.position.hedge_ratio == 1.0:
+            cfg.notes.append("policy.rebalance_*: a full inverse hedge of stack and collateral only drifts by the "
+                             "funding and fees its account accrues (see docs/policies.md)")
+    if ex.partial_liquidation and len(ex.tiers or []) < 2:
+        cfg.notes.append("exchange.partial_liquidation = true with a single maintenance-margin tier: nothing to step "
+                         "down to, liquidations close the position")
     if p.rehedge and p.top_up_reserve == 0.0:
         cfg.notes.append("policy.rehedge = true with policy.top_up_reserve = 0: the reserve cannot pay a re-opened "
                          "hedge's collateral")

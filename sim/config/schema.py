@@ -54,6 +54,18 @@ SCHEMA: dict[str, dict[str, Field]] = {
                           lo_open=True, hi_open=True),
         "jump_down_mean": F("float", 0.02, "log", "mean size of a downward log jump, 1/eta_down (kou)", 0.0, 2.0,
                             lo_open=True),
+        "history": F("str", "", "", "price file whose bars the bootstrap resamples (any layout the data loaders "
+                     "read; relative to the config's folder); its bar must equal simulation.dt (bootstrap)"),
+        "history_start": F("str", "", "time", 'first bar end of the history used, e.g. "2021-01-01" (UTC); empty: '
+                           "the file's first (bootstrap)"),
+        "history_end": F("str", "", "time", 'last bar end of the history used, e.g. "2024-12-31T23:00" (UTC); '
+                         "empty: the file's last (bootstrap)"),
+        "block": F("duration", "24h", "duration", "block length of the bootstrap (the mean length for "
+                   "stationary blocks); a whole number of steps of simulation.dt (bootstrap)", 1.0, 3650 * 86400.0),
+        "bootstrap": F("str", "stationary", "", "blocks of geometric length with mean market.block (stationary, "
+                       "Politis-Romano) or of exactly market.block (fixed)", choices=("stationary", "fixed")),
+        "demean": F("bool", True, "", "remove the sample's drift from the returns (then market.mu is the drift of "
+                    "dS/S, as in the other models); false keeps the sample's own drift (bootstrap)"),
     },
     "funding": {
         "interval": F("duration", "8h", "duration", "time between funding payments", 60.0, 30 * 86400.0),
@@ -101,6 +113,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "default_rate": F("float", 0.0, "1/yr", "hazard rate of the exchange failing (constant, per year)", 0.0, 10.0),
         "recovery_rate": F("float", 0.0, "fraction", "share of what is on the exchange recovered after a default",
                            0.0, 1.0),
+        "partial_liquidation": F("bool", False, "", "a failing position above the lowest risk tier is cut to the "
+                                 "next lower tier rather than closed (exchanges that publish it; presets set it)"),
     },
     "policy": {
         "top_up_reserve": F("float", 0.0, "BTC (inverse) / USD (linear)", "reserve that tops the margin up "
@@ -119,6 +133,11 @@ SCHEMA: dict[str, dict[str, Field]] = {
                      "from the reserve (fees paid again)"),
         "rehedge_delay": F("delay", "1h", "duration", "time from a liquidation to the re-opened hedge",
                            0.0, 30 * 86400.0),
+        "rebalance_every": F("duration", None, "duration", "time between checks of the hedge size against its "
+                             "target (hedge_ratio x the BTC it covers, at the mark); none: every step when "
+                             "rebalance_band is set, else no rebalancing", 1.0, 10 * 365 * 86400.0),
+        "rebalance_band": F("float", None, "fraction", "relative drift of the hedge size from its target above "
+                            "which a check trades; none: any drift of a whole contract", 0.0, 10.0),
     },
     "simulation": {
         "paths": F("int", 100_000, "paths", "number of simulated paths", 1, 1e9),

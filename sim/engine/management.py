@@ -1,5 +1,6 @@
 """How a hedge is managed after it is opened: the [policy] table (top-ups from a reserve,
-withdrawals, re-hedging) and the exchange's margin mode, wallet and default risk, resolved
+withdrawals, re-hedging, rebalancing) and the exchange's margin mode, wallet, partial
+liquidation and default risk, resolved
 into the kernel's per-variant rows (docs/policies.md)."""
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ import math
 from dataclasses import dataclass
 
 from sim.config import Config
-from sim.config.durations import parse_delay
+from sim.config.durations import parse_delay, parse_duration
 
 MARGIN_MODES = {"isolated": 0, "isolated_auto_add": 1, "cross": 2}
 
@@ -27,13 +28,19 @@ class Management:
     rehedge_delay_steps: int = 1
     default_rate_step: float = 0.0  # hazard per step
     recovery_rate: float = 0.0
+    rebalance_every_steps: int = 0  # 0: no rebalancing
+    rebalance_band: float = 0.0
+    hedge_ratio: float = 1.0  # the rebalancing target: hedge_ratio x the BTC covered
+    hedge_collateral: bool = False
+    lot: float = 1.0  # contract size
+    partial_liquidation: bool = False  # only with more than one risk tier
 
     @property
     def managed(self) -> bool:
         """Anything beyond a static isolated hedge: the kernel's managed account pass."""
         return (self.margin_mode != 0 or self.wallet > 0.0 or self.reserve > 0.0 or self.rehedge
                 or self.top_up_trigger == self.top_up_trigger or self.withdraw_above == self.withdraw_above
-                or self.default_rate_step > 0.0)
+                or self.default_rate_step > 0.0 or self.rebalance_every_steps > 0 or self.partial_liquidation)
 
 
 def resolve_management(cfg: Config) -> Management:
@@ -57,7 +64,22 @@ def resolve_management(cfg: Config) -> Management:
         rehedge_delay_steps=steps(parse_delay(p.rehedge_delay), 1),
         default_rate_step=float(ex.default_rate) * cfg.dt_years,
         recovery_rate=float(ex.recovery_rate),
+        rebalance_every_steps=rebalance_steps(cfg),
+        rebalance_band=0.0 if p.rebalance_band is None else float(p.rebalance_band),
+        hedge_ratio=float(cfg.position.hedge_ratio),
+        hedge_collateral=bool(cfg.position.hedge_collateral),
+        lot=float(cfg.contract_size),
+        partial_liquidation=bool(ex.partial_liquidation) and len(ex.tiers or []) > 1,
     )
+
+
+def rebalance_steps(cfg: Config) -> int:
+    """Steps between rebalancing checks: ``policy.rebalance_every`` in whole steps (at least
+    one), every step when only ``policy.rebalance_band`` is set, 0 (off) when neither is."""
+    p = cfg.policy
+    if p.rebalance_every is None:
+        return 1 if p.rebalance_band is not None else 0
+    return max(1, int(round(parse_duration(p.rebalance_every) / cfg.dt_seconds)))
 
 
 

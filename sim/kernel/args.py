@@ -58,6 +58,12 @@ class AccountArgs(NamedTuple):
     rehedge_delay_steps: np.ndarray  # int64
     default_rate_step: np.ndarray  # exchange default hazard per step (0: none)
     recovery_rate: np.ndarray  # fraction of what is on the exchange recovered after a default
+    rebalance_every_steps: np.ndarray  # int64: steps between rebalancing checks (0: off)
+    rebalance_band: np.ndarray  # relative drift from the target size above which a check trades
+    hedge_ratio: np.ndarray  # the rebalancing target: hedge_ratio x the BTC covered
+    hedge_collateral: np.ndarray  # bool: the covered BTC includes the account's equity (inverse)
+    lot: np.ndarray  # contract size: sizes are whole contracts
+    partial_liquidation: np.ndarray  # bool: cut a tiered position to a lower tier before closing it
     default_on: bool  # any variant with default risk: the driver draws each path's default clock
 
 
@@ -93,5 +99,7 @@ POLICY_OUTPUTS = (
     ("exchange_loss", "{m}", "amount lost in the exchange's default (after recovery)"),
     ("exchange_loss_usd", "USD", "the exchange loss valued at the index when it happened"),
     ("liquidation_loss_usd", "USD", "equity forfeited at liquidations, valued at the index when it happened"),
+    ("rebalances", "1", "trades that resized the hedge towards its target size"),
+    ("partial_liquidations", "1", "times the exchange cut the position to a lower risk tier instead of closing it"),
 )
 N_POLICY = len(POLICY_OUTPUTS)

@@ -17,9 +17,17 @@ At each monitoring time t_i, in this order (docs/policies.md):
  3. exchange auto-add (isolated_auto_add): while the account would be liquidated and the
     wallet holds the position's initial margin, the exchange moves it in;
  4. liquidation check on the checked mark (cross margin: the wallet backs the position,
-    folded into its collateral at the start);
+    folded into its collateral at the start); with partial liquidation (a preset's
+    behaviour for tiered positions) a position above the lowest risk tier is first cut
+    to the top of the next lower tier at the checked mark, tier by tier, and closed only
+    when the lowest tier still fails;
  5. funding, for an account still open;
- 6. withdrawal trigger on the step's end mark: a margin level above ``withdraw_above``
+ 6. rebalancing on the step's end mark (every ``rebalance_every_steps`` steps): the hedge
+    is resized to its target, ``hedge_ratio`` x the BTC it covers (the stack, plus the
+    account's equity with ``hedge_collateral``) at the mark, when it has drifted from it by
+    more than ``rebalance_band``; an increase only as far as the exchange's initial margin
+    (2 x maintenance) allows;
+ 7. withdrawal trigger on the step's end mark: a margin level above ``withdraw_above``
     takes the account down to ``withdraw_to``; the amount leaves now and reaches the
     reserve ``delay`` steps later.
 One transfer is in flight at a time. Amounts are in the margin currency (BTC inverse,
@@ -51,6 +59,18 @@ def _mm(pv, flat, rate, ded, limits, rates, deds, t0, t1):
 
 
 @njit(cache=True, inline="always")
+def _resize(size, pv_entry, new_size, px, sgn):
+    """Change a position from ``size`` to ``new_size`` at price ``px`` (1/M or M); returns
+    (realised PnL into the collateral, new position value at entry). A reduction realises
+    its share of the unrealised PnL and keeps the entry; an increase averages the entry
+    (harmonically for an inverse contract). Equity is unchanged either way (fees apart)."""
+    if new_size < size:
+        f = (size - new_size) / size
+        return f * sgn * (size * px - pv_entry), pv_entry * (1.0 - f)
+    return 0.0, pv_entry + (new_size - size) * px
+
+
+@njit(cache=True, inline="always")
 def managed_account_path(v, acc, mk, s_path, m_path, c_path, inv, f_path, default_e, li, out, save, save_every,
                          eq_path):
     """One managed hedge account along one market path; writes the plain per-path results
@@ -59,7 +79,8 @@ def managed_account_path(v, acc, mk, s_path, m_path, c_path, inv, f_path, defaul
     steps = mk.steps
     k_f = mk.funding_every
     kind = acc.kind[v]
-    size = acc.size[v]
+    size0 = acc.size[v]
+    size = size0
     stack = acc.stack[v]
     c0 = acc.collateral[v]
     cap = acc.funding_cap[v]
@@ -92,6 +113,12 @@ def managed_account_path(v, acc, mk, s_path, m_path, c_path, inv, f_path, defaul
     rehedge = acc.rehedge[v]
     rh_delay = acc.rehedge_delay_steps[v]
     recovery = acc.recovery_rate[v]
+    reb_every = acc.rebalance_every_steps[v]
+    reb_band = acc.rebalance_band[v]
+    ratio = acc.hedge_ratio[v]
+    cover_equity = acc.hedge_collateral[v] and inverse
+    lot = acc.lot[v]
+    partial = acc.partial_liquidation[v] and not flat
     # exchange default: first check at or after tau = E / h (h per step)
     h = acc.default_rate_step[v]
     default_step = steps + 1
@@ -113,6 +140,8 @@ def managed_account_path(v, acc, mk, s_path, m_path, c_path, inv, f_path, defaul
     min_ml = np.inf
     n_top = 0
     n_rehedge = 0
+    n_rebalance = 0
+    n_partial = 0
     reserve_used = 0.0
     withdrawn = 0.0
     exhausted = False
@@ -181,6 +210,7 @@ def managed_account_path(v, acc, mk, s_path, m_path, c_path, inv, f_path, defaul
                     reserve -= c0
                     reserve_used += c0
                     coll = c0
+                    size = size0
                     entry = m
                     pv_entry = position_value(kind, size, entry)
                     fee_open = fee(kind, size, entry, fee_rate)
@@ -220,9 +250,30 @@ def managed_account_path(v, acc, mk, s_path, m_path, c_path, inv, f_path, defaul
                         coll += add
                         eq_c += add
                         n_top += 1
+                # 4. partial liquidation: down one risk tier at a time at the checked mark
+                if partial:
+                    while eq_c <= mm:
+                        j = t0
+                        while j < t1 - 1 and pv_c > limits[j]:
+                            j += 1
+                        if j == t0:
+                            break
+                        new_size = math.floor(limits[j - 1] / px_c[i] / lot) * lot
+                        if new_size >= size:
+                            break
+                        gain, pv_entry = _resize(size, pv_entry, new_size, px_c[i], sgn)
+                        cost = fee_rate * (size - new_size) * px_c[i]
+                        coll += gain - cost
+                        fees += cost
+                        size = new_size
+                        n_partial += 1
+                        pv_c = size * px_c[i]
+                        mm = _mm(pv_c, flat, mm_rate, mm_ded, limits, rates, deds, t0, t1)
+                        eq_c = coll + (sgn * (pv_c - pv_entry) + fund_life - fee_open)
+                    pv = size * px[i]
                 if mm > 0.0 and eq_c < min_ml * mm:
                     min_ml = eq_c / mm
-                # 4. liquidation check
+                #    liquidation check
                 if eq_c <= mm:
                     if not liq:
                         liq = True
@@ -242,7 +293,34 @@ def managed_account_path(v, acc, mk, s_path, m_path, c_path, inv, f_path, defaul
             fund_usd += pay * usd_s
         if open_:
             equity = coll + sgn * (pv - pv_entry) + fund_life - fee_open
-            # 6. withdrawal trigger on the end mark
+            # 6. rebalancing to the target size on the end mark
+            if reb_every > 0 and i % reb_every == 0:
+                covered = stack + (equity if cover_equity else 0.0)
+                target = ratio * covered * (m if inverse else 1.0)
+                target = math.floor(target / lot + 1e-9) * lot
+                if target > 0.0 and target != size and abs(target - size) > reb_band * target:
+                    if target > size:  # the exchange's initial margin (2 x maintenance) after the trade
+                        lo = 0
+                        hi = int(math.floor((target - size) / lot + 1e-9))
+                        while hi > lo:  # the most lots the margin allows
+                            mid = (lo + hi + 1) // 2
+                            new = size + mid * lot
+                            mm_new = _mm(new * px[i], flat, mm_rate, mm_ded, limits, rates, deds, t0, t1)
+                            if equity - fee_rate * mid * lot * px[i] >= 2.0 * mm_new:
+                                lo = mid
+                            else:
+                                hi = mid - 1
+                        target = size + lo * lot
+                    if target != size:
+                        gain, pv_entry = _resize(size, pv_entry, target, px[i], sgn)
+                        cost = fee_rate * abs(target - size) * px[i]
+                        coll += gain - cost
+                        fees += cost
+                        size = target
+                        pv = size * px[i]
+                        equity = coll + sgn * (pv - pv_entry) + fund_life - fee_open
+                        n_rebalance += 1
+            # 7. withdrawal trigger on the end mark
             if w_above == w_above and pending == 0.0:
                 mm_e = _mm(pv, flat, mm_rate, mm_ded, limits, rates, deds, t0, t1)
                 if mm_e > 0.0 and equity > w_above * mm_e:
@@ -294,3 +372,5 @@ def managed_account_path(v, acc, mk, s_path, m_path, c_path, inv, f_path, defaul
     pol[li, v, 8] = ex_loss
     pol[li, v, 9] = ex_loss * (s_path[default_step] if inverse and defaulted else 1.0)
     pol[li, v, 10] = liq_loss_usd
+    pol[li, v, 11] = n_rebalance
+    pol[li, v, 12] = n_partial

@@ -14,7 +14,8 @@ from sim.results import stats
 PROBABILITIES = {"reserve_exhausted": "the reserve runs empty (while a top-up or re-hedge rule is on) or cannot pay one",
                  "exchange_default": "the exchange defaults within the horizon"}
 MEANS = {"reserve_used": "{m}", "withdrawn": "{m}", "top_ups": "1", "rehedges": "1", "max_on_exchange": "{m}",
-         "mean_on_exchange": "{m}", "exchange_loss": "{m}", "exchange_loss_usd": "USD", "liquidation_loss_usd": "USD"}
+         "mean_on_exchange": "{m}", "exchange_loss": "{m}", "exchange_loss_usd": "USD", "liquidation_loss_usd": "USD",
+         "rebalances": "1", "partial_liquidations": "1"}
 
 
 def policy_summary_vars(ds: xr.Dataset) -> list[str]:
