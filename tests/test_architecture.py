@@ -17,7 +17,8 @@ MAX_LINES = 600
 LAYERS = [
     ["sim.errors", "sim.version"],
     # pure model math (no config): price models and their registry, OU, the perpetual's margin algebra
-    ["sim.market.registry", "sim.market.gbm", "sim.market.merton", "sim.market.kou", "sim.market.ou",
+    ["sim.market.registry", "sim.market.gbm", "sim.market.merton", "sim.market.kou", "sim.market.bootstrap",
+     "sim.market.ou",
      "sim.instruments", "sim.policies"],
     ["sim.config"],
     # input adapters: market-data files -> UTC-indexed series

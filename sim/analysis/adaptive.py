@@ -43,7 +43,7 @@ def reached(target, p: float, se: float) -> bool:
 
 
 def simulate_adaptive(cfg, seed: int | None = None, *, batch_paths: int | None = None, progress=False,
-                      threads: int | None = None, chunk_paths: int | None = None) -> RawRun:
+                      threads: int | None = None, chunk_paths: int | None = None, history=None) -> RawRun:
     target = cfg.simulation.target_se
     budget = cfg.simulation.max_paths
     first = min(cfg.simulation.paths, budget)
@@ -58,7 +58,7 @@ def simulate_adaptive(cfg, seed: int | None = None, *, batch_paths: int | None =
         # every batch a whole number of random blocks (the next one starts on a block), the last one to the budget
         count = min(batch if done else -(-max(first, rng.BLOCK) // rng.BLOCK) * rng.BLOCK, budget - done)
         raw = engine.simulate(cfg, paths=budget, seed=seed, first_path=done, count=count, threads=threads,
-                              chunk_paths=chunk_paths, progress=progress)
+                              chunk_paths=chunk_paths, progress=progress, history=history)
         parts.append(raw)
         done += count
         out = _concat([p.outputs for p in parts])

@@ -16,6 +16,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Mapping
 
+from sim.config.bootstrap import check_bootstrap
 from sim.config.checks import check_cross, check_field, check_stress, check_stress_times, check_sweep
 from sim.config.durations import YEAR_SECONDS, parse_duration, show_value
 from sim.config.presets import merge_preset
@@ -346,5 +347,6 @@ def _validate(raw: Mapping[str, Any], source: str, explicit: set[str], given: Ma
     cfg = Config(values, source, frozenset(explicit), user=given)
     cfg.notes = notes
     check_cross(cfg)
+    check_bootstrap(cfg)
     check_stress_times(cfg)
     return cfg

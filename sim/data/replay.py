@@ -145,7 +145,8 @@ def market_path(cfg: Config, prices: PriceData, funding: FundingData | None, sta
         p.funding = np.nan_to_num(rates, nan=float(rates[1]) if n_f else 0.0)
     else:
         mp = MarketParams.from_config(cfg.replace({"simulation.dt": format_duration(bar_s),
-                                                   "simulation.horizon": format_duration(steps * bar_s)}))
+                                                   "simulation.horizon": format_duration(steps * bar_s)}),
+                                     with_sample=False)
         k = np.arange(n_f + 1)
         p.funding = mp.f_mean + (mp.f0 - mp.f_mean) * mp.f_a ** k
         p.notes.append("no funding file: the config's deterministic funding path (initial decaying to mean)")

@@ -20,7 +20,7 @@ def run_accounts(cfg: Config, hedges: list[Hedge], dims: list, s_path: np.ndarra
     """Every hedge of ``hedges`` along one market path (index, mark, checked mark per step;
     funding per funding time), with exactly the simulation's account arithmetic.
     ``cfg`` must describe the path's grid (dt, horizon, spot)."""
-    mp = MarketParams.from_config(cfg)
+    mp = MarketParams.from_config(cfg, with_sample=False)
     report_steps = cfg.report_steps
     mk = market_args(mp, baseline_arrays(mp), report_steps)
     acc = account_args(hedges)
@@ -37,7 +37,7 @@ def replay(cfg: Config, path: str, check_path: np.ndarray | None = None) -> RawR
     """Run the config's hedge(s) along a price path read from a CSV (one 'path').
     ``check_path`` (same grid) is the mark checked for liquidation, e.g. bar highs."""
     dims, vcfgs = variants(cfg)
-    s_path, m_path, f_path, steps = replay_paths(cfg, MarketParams.from_config(cfg), path)
+    s_path, m_path, f_path, steps = replay_paths(cfg, MarketParams.from_config(cfg, with_sample=False), path)
     # the hedge is sized and entered on the file's first price
     cfg = cfg.replace({"market.spot": float(s_path[0]), "basis.initial": 0.0,
                        "simulation.horizon": format_duration(steps * cfg.dt_seconds)})

@@ -24,6 +24,7 @@ from sim.engine import memory
 from sim.engine.importance import importance_tilt
 from sim.kernel import MarketArgs, PathOutputs, simulate_chunk
 from sim.kernel.args import N_POLICY
+from sim.market.history import resolve_history
 from sim.market.params import MarketParams
 from sim.market.stress import MarketArrays, baseline_arrays, stressed_arrays
 
@@ -162,13 +163,16 @@ def variants(cfg: Config) -> tuple[list[tuple[str, str, list]], list[Config]]:
 def simulate(cfg: Config, paths: int | None = None, seed: int | None = None, *,
              chunk_paths: int | None = None, threads: int | None = None,
              progress: bool | Callable[[int, int], None] = False, stress: dict | None = None,
-             first_path: int = 0, count: int | None = None) -> RawRun:
+             first_path: int = 0, count: int | None = None, history=None) -> RawRun:
     """Run the kernel over all paths, for every sweep variant on the same market paths.
     ``stress`` is one ``[[stress]]`` scenario (not replay) applied to the market.
     ``progress=True`` shows a bar on stderr; a callable receives (paths_done, paths_total)
     after each chunk. ``first_path``/``count`` simulate only the shard of paths
     [first_path, first_path + count) of a run of ``paths`` paths (first_path a multiple of
-    ``rng.BLOCK``): the rows are bitwise the same as in the full run (docs/model.md, Reproducibility)."""
+    ``rng.BLOCK``): the rows are bitwise the same as in the full run (docs/model.md, Reproducibility).
+    ``history``: the bootstrap model's sample in memory instead of market.history (a
+    DataFrame of bars indexed by bar end time with ``close`` and optionally ``high``, a
+    ``PriceData`` or a ``sim.market.history.History``; sliced to market.history_start/_end)."""
     paths = cfg.simulation.paths if paths is None else int(paths)
     seed = cfg.simulation.seed if seed is None else int(seed)
     if paths < 1:
@@ -189,7 +193,8 @@ def simulate(cfg: Config, paths: int | None = None, seed: int | None = None, *,
                 raise
             label = ", ".join(f"{d}={vc.to_dict()[k.split('.')[0]][k.split('.')[1]]}" for d, k, _ in dims)
             raise ConfigError(f"sweep variant ({label}): {exc}") from None
-    mp = MarketParams.from_config(cfg)
+    sample = resolve_history(cfg, history) if cfg.market.model == "bootstrap" else None
+    mp = MarketParams.from_config(cfg, history=sample)
     arrays = baseline_arrays(mp) if stress is None else stressed_arrays(cfg, mp, stress)
     report_steps = cfg.report_steps
     theta, log_h = importance_tilt(cfg, mp, hedges[0])
@@ -241,6 +246,8 @@ def simulate(cfg: Config, paths: int | None = None, seed: int | None = None, *,
             bar.close()
     wall = time.perf_counter() - t0
     info = {"stress": stress} if stress else {}
+    if sample is not None:
+        info["history"] = sample.describe()
     if theta != 0.0:
         info["importance_tilt"] = float(theta) * math.sqrt(mp.steps)  # the config's unit: sigma sqrt(T)
     if count != paths:

@@ -6,13 +6,17 @@ Order of events in step i (from t_{i-1} to t_i = i dt):
     M = S (1 + b); at a funding time the funding rate takes its exact OU step over the
     whole interval (it is only used there);
  2. with continuous monitoring, the mark checked for liquidation is the maximum of the
-    Brownian bridge of the log mark within the step (``bridge_maxima``).
+    Brownian bridge of the log mark within the step (``bridge_maxima``), or for the
+    bootstrap the bar's recorded high (``sim.market.bootstrap.checked_marks``).
 
 Where a price model produces its step's moves: ``market_path`` draws every variate of the
 path first (one loop per stream), turns the price normals into log moves and growth
 factors (``diffusion_growth``) and adds jumps in the sequential loop. A model that
 resamples recorded bars instead of drawing normals replaces those rows (z_row, x_row,
 g_row) and the checked mark of each step; the account pass never sees the difference.
+The bootstrap does so (``sim.market.bootstrap.fill_path``): z_row holds the bar's
+standardised return (the price part of the correlated funding and basis shocks), e_row
+the exp of its high excursion; it draws no price normals and no bridge exponentials.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import math
 import numpy as np
 from numba import njit
 
-from sim.market import kou, merton
+from sim.market import bootstrap, kou, merton
 from sim.market.ou import ou_step
 
 SMALL = 0.015625  # |x| below which exp(x) is the degree-6 polynomial (exp_poly)
@@ -114,9 +118,13 @@ def market_path(gp, gf, gb, gj, gm, mk, coef, s_path, m_path, c_path, f_path, sh
     hi_row = shocks[5]
     x_row = shocks[6]
     g_row = shocks[7]
+    boot = mk.model == bootstrap.CODE
+    if boot:  # recorded bars from the PRICE stream: standardised returns, moves, exp, high factors
+        bootstrap.fill_path(gp, mk, z_row, x_row, g_row, e_row)
     if not mirror:
-        for i in range(1, steps + 1):
-            z_row[i] = gp.standard_normal()
+        if not boot:
+            for i in range(1, steps + 1):
+                z_row[i] = gp.standard_normal()
         if basis_on:
             for i in range(1, steps + 1):
                 u_row[i] = gb.standard_normal()
@@ -125,12 +133,13 @@ def market_path(gp, gf, gb, gj, gm, mk, coef, s_path, m_path, c_path, f_path, sh
         if funding_on:
             for n in range(1, steps // k_f + 1):
                 f_row[n] = gf.standard_normal()
-    if mk.continuous:
+    if mk.continuous and not boot:
         for i in range(1, steps + 1):
             e_row[i] = gm.standard_exponential()
     # the index's diffusion moves and their exp, for every step at once (SIMD); under
     # importance sampling with the tilt on (the loop below redoes the steps after it stops)
-    diffusion_growth(mk, sign, z_row, x_row, g_row)
+    if not boot:
+        diffusion_growth(mk, sign, z_row, x_row, g_row)
     next_jump = gj.standard_exponential() / mk.jump_rate_dt if jumps_on else np.inf
     for i in range(1, steps + 1):
         z = sign * z_row[i]
@@ -185,7 +194,10 @@ def market_path(gp, gf, gb, gj, gm, mk, coef, s_path, m_path, c_path, f_path, sh
                 f = mk.f_pin[n_f]
             f_path[n_f] = f
     if mk.continuous:
-        bridge_maxima(mk, c20, m_path, c_path, d_row, hi_row, e_row)
+        if boot:  # the recorded highs instead of the bridge maxima
+            bootstrap.checked_marks(s_path, m_path, c_path, e_row)
+        else:
+            bridge_maxima(mk, c20, m_path, c_path, d_row, hi_row, e_row)
     return log_w
 
 

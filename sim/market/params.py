@@ -1,7 +1,7 @@
 """A validated config -> the market's unit-converted parameters (``MarketParams``).
 
 Index S: the configured price model (``sim.market.registry``), stepped exactly in log
-space with the compensated drift; funding and basis: exact OU steps (``sim.market.ou``).
+space with the compensated drift (or the bootstrap's recorded bars, ``sim.market.history``); funding and basis: exact OU steps (``sim.market.ou``).
 Shocks of (price, funding, basis) are correlated through a lower Cholesky factor
 (docs/model.md).
 """
@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from sim.config import YEAR_SECONDS, Config, correlation_matrix, parse_duration
-from sim.market import registry
+from sim.market import bootstrap, registry
+from sim.market.history import bootstrap_fields, resolve_history
 from sim.market.ou import ou_coefficients, ou_interval_weights
 
 
@@ -44,9 +45,18 @@ class MarketParams:
     dt_years: float
     steps: int
     funding_every: int  # steps per funding interval
+    # the bootstrap's sample (sim.market.history; empty for the other models)
+    hist_ret: np.ndarray  # centred log returns of the recorded bars
+    hist_exc: np.ndarray  # their high excursions above the higher close (log, >= 0)
+    block_bars: float  # block length in bars (the mean for stationary blocks)
+    block_fixed: bool  # fixed-length blocks (else geometric lengths)
 
     @classmethod
-    def from_config(cls, cfg: Config) -> "MarketParams":
+    def from_config(cls, cfg: Config, history=None, *, with_sample: bool = True) -> "MarketParams":
+        """The model's parameters; for the bootstrap model, its sample is ``history`` if
+        given (see ``sim.market.history.resolve_history``), else read from market.history.
+        ``with_sample=False``: no sample (a replay of a given path needs only the funding
+        and basis parameters)."""
         m, f, b = cfg.market, cfg.funding, cfg.basis
         dt = cfg.dt_years
         model = registry.model(m.model)
@@ -56,11 +66,13 @@ class MarketParams:
         f_a, f_w, f_sd = ou_interval_weights(parse_duration(f.half_life) / YEAR_SECONDS, f.stationary_std, dt,
                                              cfg.funding_every)
         b_a, b_sd = ou_coefficients(parse_duration(b.half_life) / YEAR_SECONDS, b.stationary_std, dt)
+        sample = dict(log_drift_dt=(m.mu - comp - 0.5 * m.sigma**2) * dt, vol_sqrt_dt=m.sigma * math.sqrt(dt),
+                      hist_ret=np.zeros(0), hist_exc=np.zeros(0), block_bars=1.0, block_fixed=False)
+        if model is bootstrap and with_sample:
+            sample = bootstrap_fields(cfg, resolve_history(cfg, history))
         return cls(
             model=model.CODE,
             spot=m.spot,
-            log_drift_dt=(m.mu - comp - 0.5 * m.sigma**2) * dt,
-            vol_sqrt_dt=m.sigma * math.sqrt(dt),
             jump_rate_dt=lam * dt,
             jump_mean=m.jump_mean,
             jump_std=m.jump_std,
@@ -73,6 +85,7 @@ class MarketParams:
             dt_years=dt,
             steps=cfg.steps,
             funding_every=cfg.funding_every,
+            **sample,
         )
 
 

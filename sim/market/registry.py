@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from sim.market import gbm, kou, merton
+from sim.market import bootstrap, gbm, kou, merton
 
-MODELS: dict[str, ModuleType] = {m.NAME: m for m in (gbm, merton, kou)}
+MODELS: dict[str, ModuleType] = {m.NAME: m for m in (gbm, merton, kou, bootstrap)}
 MODEL_NAMES: tuple[str, ...] = tuple(MODELS)
 MODEL_CODES: dict[str, int] = {name: m.CODE for name, m in MODELS.items()}
 

@@ -57,7 +57,7 @@ ATTRS = {
     "hedge_size_units": (_STR, lambda v: v in ("BTC", "USD"), '"BTC" or "USD"'),
     "contract": (_STR, lambda v: v in ("inverse", "linear"), '"inverse" or "linear"'),
     **{name: (_STR, lambda v: True, "a string") for name in (
-        "title", "hedgesim_version", "config_source", "model", "dt", "horizon", "stress", "replay", "method")},
+        "title", "hedgesim_version", "config_source", "model", "dt", "horizon", "stress", "replay", "history", "method")},
     "config": (_STR, lambda v: True, "the resolved config as JSON"),
 }
 

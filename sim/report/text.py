@@ -43,6 +43,8 @@ def format_summary(ds: xr.Dataset) -> str:
     lines = [f"hedgesim {a.get('hedgesim_version', '')} | {a.get('config_source', '')} | model {a.get('model')} | "
              f"{a.get('paths', 0):,} paths x {a.get('steps', 0):,} steps of {a.get('dt')} "
              f"= {a.get('horizon')} | seed {a.get('seed')}"]
+    if a.get("history"):
+        lines.append(f"history resampled: {a['history']}")
     if a.get("stress"):
         lines.append(f"stress scenario: {a['stress']}")
     if a.get("replay"):

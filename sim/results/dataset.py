@@ -183,6 +183,7 @@ def build_dataset(raw: RawRun) -> xr.Dataset:
         "sweep": json.dumps({k: v for _, k, v in raw.sweep}),
         "stress": json.dumps(raw.info.get("stress")) if raw.info.get("stress") else "",
         "replay": raw.info.get("replay", ""),
+        "history": raw.info.get("history", ""),
         "monitoring": cfg.simulation.monitoring,
         "antithetic": int(cfg.simulation.antithetic),
         "importance": str(cfg.simulation.importance),

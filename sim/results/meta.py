@@ -96,10 +96,12 @@ def describe_coords(ds: xr.Dataset) -> None:
 def user_config(cfg) -> dict:
     """What the user wrote for ``cfg`` (a ``sim.config.Config``): its tables and keys
     before presets and defaults, with the path count and seed used, ``[sweep]`` and
-    ``[[stress]]``; replay files of stress scenarios as absolute paths (so the config
+    ``[[stress]]``; replay files of stress scenarios and market.history as absolute paths (so the config
     runs from any folder)."""
     user = cfg.user_values()
     for n, st in enumerate(user.get("stress", []) if isinstance(user.get("stress"), list) else []):
         if isinstance(st, dict) and st.get("type") == "replay" and n < len(cfg.stress):
             st["file"] = os.path.abspath(cfg.stress[n]["file"])
+    if isinstance(user.get("market"), dict) and user["market"].get("history"):
+        user["market"]["history"] = os.path.abspath(cfg.market.history)
     return user

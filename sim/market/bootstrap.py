@@ -1,0 +1,148 @@
+"""Historical simulation: a block bootstrap of recorded bars (``market.model = "bootstrap"``).
+
+Each simulated step is one recorded bar of a price history (``market.history``): its log
+return close to close, and its high excursion, how far the bar's high rose above the
+higher of its two closes (kept as ``excess`` = log(high / prev close) - max(0, return),
+>= 0). Bars are taken in blocks of consecutive bars from the sample, read circularly (the
+bar after the last is the first), so every bar has the same weight and the bootstrap's
+mean return is the sample's:
+
+* ``stationary`` (Politis and Romano 1994): each block starts at a uniform bar and its
+  length is geometric with mean ``market.block`` (P(length = k) = (1 - p)^(k-1) p,
+  p = 1 / mean), so the resampled series is stationary;
+* ``fixed`` (the circular block bootstrap): every block is exactly ``market.block`` long.
+
+A step's log move is ``log_drift[i] + ratio_i * r`` for the centred sample return r (the
+sample's own mean removed, ``sim.market.history``); ``log_drift`` carries the drift (the
+user's ``market.mu`` with the martingale correction, or the sample's mean when the drift
+is kept) and any ``jump`` stress; ``ratio_i = vol[i] / vol_sqrt_dt`` is 1 except under a
+``vol`` stress, which scales the centred returns and their high excursions. The price
+normals of the other models are not drawn: the funding and basis shocks correlated with
+the price use the bar's standardised return r / sd instead (unit variance, so the
+configured correlations hold).
+
+The block draws use the path's own PRICE stream (``sim.kernel.rng``), so a path's bars do
+not depend on threads, chunks or shards. The model cannot produce a move that is not in the
+sample: no crash larger than the worst recorded bar, no volatility regime the history did
+not see (docs/model.md, Historical simulation).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+NAME = "bootstrap"
+CODE = 3  # market_args.model: the kernel's branch for resampled bars
+JUMPS = False
+SCHEMES = ("stationary", "fixed")  # market.bootstrap
+
+
+def compensator(m) -> float:
+    """No jumps, no compensator (the sample's moves are what they are)."""
+    return 0.0
+
+
+def log_moments(m, horizon_years: float) -> tuple[float, float]:
+    """(mean, variance) of log S_T for the [market] section alone: unknown until the sample
+    is read, so (0, 0) here; ``sim.market.history`` checks the range with
+    ``sample_log_moments`` once it has the sample."""
+    return 0.0, 0.0
+
+
+def sample_log_moments(returns: np.ndarray, drift_per_bar: float, steps: int) -> tuple[float, float]:
+    """(mean, variance) of the log move over ``steps`` bars: the drift per bar plus the
+    centred sample returns, summed as if independent (blocks carry the sample's
+    autocorrelation, which this ignores: hourly BTC returns have almost none)."""
+    r = np.asarray(returns, dtype=np.float64)
+    var = float(np.mean(r * r)) if r.size else 0.0
+    return steps * float(drift_per_bar), steps * var
+
+
+def martingale_drift(returns: np.ndarray, mu_dt: float) -> float:
+    """The drift per bar that makes E[exp(move)] = exp(mu dt) over the centred sample:
+    mu dt - log mean(exp(r)); for normal returns about mu dt - sd^2 / 2, the GBM log drift."""
+    r = np.asarray(returns, dtype=np.float64)
+    if r.size == 0:
+        return mu_dt
+    top = float(r.max())
+    return mu_dt - (top + math.log(float(np.mean(np.exp(r - top)))))
+
+
+@njit(cache=True, inline="always")
+def length_rate(block_bars):
+    """-log(1 - p) with p = 1 / mean block length: a geometric length is
+    1 + floor(E / rate) with E ~ Exp(1) (inf for one-bar blocks: every length is 1)."""
+    if block_bars <= 1.0:
+        return np.inf
+    return -math.log1p(-1.0 / block_bars)
+
+
+@njit(cache=True, inline="always")
+def next_bar(gen, j, left, n, fixed, block_bars, rate):
+    """The bar of the next step and the bars left in its block after it: continue the
+    current block (circularly), or start a new one at a uniform bar with a fixed or
+    geometric length."""
+    if left == 0:
+        j = gen.integers(0, n)
+        if fixed:
+            left = int(block_bars)
+        elif rate == np.inf:
+            left = 1
+        else:
+            e = gen.standard_exponential() / rate
+            left = 1 + int(min(e, 1e15))
+    else:
+        j += 1
+        if j == n:
+            j = 0
+    return j, left - 1
+
+
+@njit(cache=True)
+def draw_indices(gen, n, steps, block_bars, fixed, out):
+    """The sample bars of one path's steps 1..steps into ``out[1:]`` (what ``fill_path``
+    uses; for tests of the block lengths)."""
+    rate = length_rate(block_bars)
+    j = 0
+    left = 0
+    for i in range(1, steps + 1):
+        j, left = next_bar(gen, j, left, n, fixed, block_bars, rate)
+        out[i] = j
+
+
+@njit(cache=True, inline="always")
+def fill_path(gen, mk, z_row, x_row, g_row, h_row):
+    """One path's resampled bars: for each step i the standardised return z (for the shocks
+    correlated with the price), the log move x, exp(x), and exp of the step's high
+    excursion, max(x, 0) + ratio * excess (the index's high over the step's start)."""
+    n = mk.hist_ret.shape[0]
+    steps = z_row.shape[0] - 1
+    sd = mk.vol_sqrt_dt
+    inv_sd = 1.0 / sd if sd > 0.0 else 0.0
+    rate = length_rate(mk.block_bars)
+    j = 0
+    left = 0
+    for i in range(1, steps + 1):
+        j, left = next_bar(gen, j, left, n, mk.block_fixed, mk.block_bars, rate)
+        r = mk.hist_ret[j]
+        ratio = mk.vol[i] * inv_sd if sd > 0.0 else 1.0
+        x = mk.log_drift[i] + ratio * r
+        z_row[i] = r * inv_sd
+        x_row[i] = x
+        g_row[i] = math.exp(x)
+        h_row[i] = math.exp(max(x, 0.0) + ratio * mk.hist_exc[j])
+
+
+@njit(cache=True, inline="always")
+def checked_marks(s_path, m_path, c_path, h_row):
+    """The mark checked for liquidation in each step under continuous monitoring: the
+    recorded high of the index (S_{i-1} times the step's high factor) times the larger of
+    the basis factors (1 + b) at the step's two ends, and never below either end's mark."""
+    for i in range(1, m_path.shape[0]):
+        m0 = m_path[i - 1]
+        m1 = m_path[i]
+        top = h_row[i] * max(m0, s_path[i - 1] * (m1 / s_path[i]))
+        c_path[i] = max(top, max(m0, m1))
