@@ -2,17 +2,23 @@
 
 At each window start s (every ``step`` from ``first`` to ``last``):
 
-1. calibrate on the trailing window [s - calibration_window, s] only: the closes of
-   bars that ended by s and the funding / basis observed by s (no look-ahead); the
-   drift is set to 0 by default (a year of data cannot tell it from 0: its SE is about
+1. for each calibration choice (``sim.data.choices``: a look-back, optionally a stress
+   weight, a volatility floor or a buffer), calibrate on its trailing window only: the
+   closes of bars that ended by s and the funding / basis observed by s (no look-ahead);
+   the drift is set to 0 by default (a year of data cannot tell it from 0: its SE is about
    sigma / sqrt(1 yr) ~ 0.5 / yr), ``drift="fitted"`` uses the estimate;
-2. for each price model (GBM, Merton): simulate the config's hedge over the next
-   ``window`` from the state at s (index, basis, last settled funding rate), and record
-   the predicted liquidation probability and VaR / ES of hedged and unhedged PnL;
-3. replay the realised window through the same hedge account (``replay``).
+2. for each method, a forecast model (``sim.data.methods``) x a calibration choice:
+   simulate the config's hedge over the next ``window`` from the state at s (index,
+   basis, last settled funding rate), and record the predicted liquidation probability
+   and VaR / ES of hedged and unhedged PnL;
+3. replay the realised window through the same hedge account (``replay``); the windows
+   that ended by s (on the same grid of starts, back into the look-back) give the base
+   rate known at s.
 
-Then: the Brier score of the liquidation forecasts and their calibration by buckets of
-predicted probability; VaR exceptions (realised loss > predicted VaR) at 95 % and
+Then (``sim.data.backtest_stats``): Brier and log scores of the liquidation forecasts,
+their skill against always-0 and against the base rate, the difference of any two
+methods with a circular block-bootstrap interval over starts, calibration buckets with
+Wilson intervals; VaR exceptions (realised loss > predicted VaR) at 95 % and
 99 %, with Kupiec's proportion-of-failures test (is the exception rate 1 - level?) and
 Christoffersen's independence test (does an exception make the next one more likely?).
 Windows that overlap share returns, so their outcomes are dependent and both tests
@@ -26,106 +32,50 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy import special, stats
 
 from sim import engine, results
 from sim.config import Config, ConfigError, format_duration
 from sim.data.calibrate import Calibration, calibrate
+from sim.data.choices import CalibrationChoice, VolHistory, adjustment, parse_choice
 from sim.data.load import FundingData, PriceData
+from sim.data.methods import applies, check_models, fitted_models, market_values
 from sim.data.replay import (
-    MarketPath, assemble_windows, check_horizon, check_step, market_path, run_path, window_row, window_starts,
+    MarketPath, check_horizon, check_step, market_path, run_path, window_row, window_starts,
+)
+from sim.data.backtest_stats import LEVELS, PORTFOLIOS, assemble
+from sim.data.scoring import (  # noqa: F401  (the tests' names: re-exported)
+    BLOCK, REPLICATES, SEED, brier_score, christoffersen_ind, kupiec_pof, non_overlapping,
 )
 from sim.data.times import FIRST_TIME, fmt_time
 from sim.analysis.adaptive import simulate_adaptive
 from sim.errors import DataError
 from sim.results import meta
-from sim.version import __version__
 
-LEVELS = (0.95, 0.99)
-BUCKETS = (0.0, 0.01, 0.05, 0.1, 0.2, 0.5, 1.0)
-PORTFOLIOS = ("hedged", "unhedged")
-
-
-# --------------------------------------------------------------------------- tests
-
-
-def kupiec_pof(exceptions, level: float) -> tuple[float, float]:
-    """Kupiec (1995) proportion-of-failures test that the exception probability is
-    1 - level: LR = -2 [ln L(1 - level) - ln L(x/n)] ~ chi2(1). Returns (LR, p-value)."""
-    e = np.asarray(exceptions, dtype=bool)
-    n, x = e.size, int(e.sum())
-    if n == 0:
-        return math.nan, math.nan
-    p = 1.0 - level
-    ph = x / n
-    ll0 = special.xlogy(n - x, 1 - p) + special.xlogy(x, p)
-    ll1 = special.xlogy(n - x, 1 - ph) + special.xlogy(x, ph)
-    lr = max(0.0, -2.0 * (ll0 - ll1))
-    return float(lr), float(stats.chi2.sf(lr, 1))
-
-
-def christoffersen_ind(exceptions) -> tuple[float, float]:
-    """Christoffersen (1998) independence test: first-order Markov chain of exceptions
-    vs independence, LR = -2 [ln L(pi) - ln L(pi01, pi11)] ~ chi2(1). (LR, p-value)."""
-    e = np.asarray(exceptions, dtype=bool)
-    if e.size < 2:
-        return math.nan, math.nan
-    a, b = e[:-1], e[1:]
-    n00 = int(np.sum(~a & ~b))
-    n01 = int(np.sum(~a & b))
-    n10 = int(np.sum(a & ~b))
-    n11 = int(np.sum(a & b))
-    pi = (n01 + n11) / (n00 + n01 + n10 + n11)
-    pi01 = n01 / (n00 + n01) if n00 + n01 else 0.0
-    pi11 = n11 / (n10 + n11) if n10 + n11 else 0.0
-    ll0 = special.xlogy(n00 + n10, 1 - pi) + special.xlogy(n01 + n11, pi)
-    ll1 = (special.xlogy(n00, 1 - pi01) + special.xlogy(n01, pi01) + special.xlogy(n10, 1 - pi11)
-           + special.xlogy(n11, pi11))
-    lr = max(0.0, -2.0 * (ll0 - ll1))
-    return float(lr), float(stats.chi2.sf(lr, 1))
-
-
-def brier_score(p, y) -> float:
-    """Mean squared difference of forecast probabilities and 0/1 outcomes (NaN if none)."""
-    p = np.asarray(p, dtype=float)
-    y = np.asarray(y, dtype=float)
-    return float(np.mean((p - y) ** 2)) if p.size else math.nan
-
-
-def non_overlapping(starts: pd.DatetimeIndex, window: pd.Timedelta) -> np.ndarray:
-    """Greedy subset: the first start, then each start at least one window after the last kept."""
-    keep = np.zeros(len(starts), dtype=bool)
-    last = None
-    for i, s in enumerate(starts):
-        if last is None or s >= last + window:
-            keep[i] = True
-            last = s
-    return keep
 
 
 # --------------------------------------------------------------------------- walk forward
 
 
-def _forecast(cfg: Config, cal: Calibration, model: str, path: MarketPath, window_s: float, paths: int, seed: int,
-              drift: str, notes: list[str]) -> xr.Dataset | None:
+def _forecast(cfg: Config, vals: dict, label: str, path: MarketPath, window_s: float, paths: int, seed: int,
+              notes: list[str]) -> xr.Dataset | None:
     """The simulated outcome of the window from the state at its start, or None (noted)
     when the calibrated config is rejected."""
-    vals = cal.config_values(model, drift)
+    vals = dict(vals)
     vals.pop("funding.interval", None)  # the config's payment interval stays (the replay pays on it too)
     vals["market.spot"] = float(path.index[0])
     vals["basis.initial"] = min(max(float(path.mark[0] / path.index[0] - 1.0), -0.2), 0.2)
-    if cal.funding is not None:
+    if "funding.initial" in vals:
         vals["funding.initial"] = float(path.funding[0])
     vals["simulation.horizon"] = format_duration(window_s)
     try:
         mcfg = cfg.replace(vals)
     except ConfigError as exc:
-        notes.append(f"{fmt_time(path.start)} {model}: calibrated config rejected ({exc})")
+        notes.append(f"{fmt_time(path.start)} {label}: calibrated config rejected ({exc})")
         return None
     # as sim.run (sim.api, a layer above): the effective config, adaptive when it asks for a target SE
     mcfg = mcfg.effective(paths, seed)
@@ -136,75 +86,173 @@ def _forecast(cfg: Config, cal: Calibration, model: str, path: MarketPath, windo
     return results.build_dataset(raw)
 
 
+def _ns(t: pd.Timestamp) -> int:
+    return int(t.value)
+
+
+def _cal_start(s: pd.Timestamp, lookback_s: float, data_first: pd.Timestamp) -> pd.Timestamp:
+    """s - lookback in exact int nanoseconds (all history: the data's first bar), never
+    before 1677-09-22 (no Timedelta overflow)."""
+    if math.isinf(lookback_s):
+        return data_first
+    return pd.Timestamp(max(s.value - int(round(lookback_s * 1e9)), FIRST_TIME.value), tz="UTC")
+
+
+class _Outcomes:
+    """Realised liquidation of the windows on the grid first + k step (replayed once each,
+    NaN where the data cannot replay one): the start's own outcome and the base rates."""
+
+    def __init__(self, cfg, prices, funding, first: pd.Timestamp, step_s: float, window_s: float):
+        self.cfg, self.prices, self.funding = cfg, prices, funding
+        self.first, self.step_ns, self.window_s = _ns(first), int(round(step_s * 1e9)), window_s
+        self.cache: dict[int, float] = {}
+
+    def time(self, k: int) -> pd.Timestamp:
+        return pd.Timestamp(self.first + k * self.step_ns, tz="UTC")
+
+    def put(self, k: int, liquidated: bool) -> None:
+        self.cache[k] = float(liquidated)
+
+    def get(self, k: int) -> float:
+        if k not in self.cache:
+            try:
+                path = market_path(self.cfg, self.prices, self.funding, self.time(k), self.window_s)
+                self.cache[k] = float(bool(run_path(self.cfg, path, self.prices.bar.total_seconds())
+                                           ["liquidated"].values.ravel()[0]))
+            except DataError:
+                self.cache[k] = math.nan
+        return self.cache[k]
+
+    def fill(self, s: pd.Timestamp, lookback_s: float) -> None:
+        """Replay the grid windows inside the look-back that ended by s (the base rate's)."""
+        w_ns = int(round(self.window_s * 1e9))
+        k_hi = (s.value - w_ns - self.first) // self.step_ns
+        lo = _cal_start(s, lookback_s, self.prices.bars.index[0]).value
+        k_lo = -((self.first - lo) // self.step_ns)  # ceil((lo - first) / step)
+        for k in range(k_lo, k_hi + 1):
+            self.get(k)
+
+    def table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(window starts, window ends, outcomes) of every window replayed (datetime64 UTC)."""
+        ks = np.array(sorted(self.cache), dtype=np.int64)
+        t = (self.first + ks * self.step_ns).astype("datetime64[ns]")
+        return t, t + np.timedelta64(int(round(self.window_s * 1e9)), "ns"), np.array([self.cache[k] for k in ks])
+
+
+def _choices(choices, calibration_s) -> list[CalibrationChoice]:
+    if choices is None:
+        return [CalibrationChoice(float(calibration_s if calibration_s is not None else 365 * 86400.0))]
+    out = [parse_choice(c) if isinstance(c, str) else c for c in choices]
+    if not out:
+        raise DataError("backtest: no calibration choice")
+    return out
+
+
 def backtest(cfg: Config, prices: PriceData, funding: FundingData | None, first, last, window_s: float,
-             step_s: float, calibration_s: float, *, paths: int = 20_000, seed: int | None = None,
-             models: tuple[str, ...] = ("gbm", "merton"), drift: str = "zero", min_coverage: float = 0.9,
-             progress: Callable[[int, int], None] | None = None,
+             step_s: float, calibration_s: float | None = None, *, paths: int = 20_000, seed: int | None = None,
+             models: Sequence[str] = ("gbm", "merton"), choices: Sequence[CalibrationChoice | str] | None = None,
+             drift: str = "zero", min_coverage: float = 0.9, block: int = BLOCK, replicates: int = REPLICATES,
+             bootstrap_seed: int = SEED, progress: Callable[[int, int], None] | None = None,
              log: Callable[[str], None] | None = None) -> xr.Dataset:
     """The walk-forward backtest of the module docstring: one row per usable window start
-    (starts whose window or calibration sample the data do not cover are skipped, logged)."""
+    (starts whose window or calibration sample the data do not cover are skipped, logged).
+    ``choices`` (default: the one look-back ``calibration_s``) are the calibration choices
+    compared; ``block``, ``replicates``, ``bootstrap_seed``: the block bootstrap of the
+    Brier differences."""
     if cfg.sweep:
         raise DataError("backtest runs one hedge: remove the config's [sweep]")
     if drift not in ("zero", "fitted"):
         raise DataError(f"drift {drift!r}: use zero or fitted")
+    models = check_models(models)
+    choices = _choices(choices, calibration_s)
     seed = cfg.simulation.seed if seed is None else int(seed)
     check_horizon(prices, window_s, "window")
     check_step(prices, step_s, "step")
     starts = window_starts(first, last, step_s, within=prices)
-    bar = prices.bar
-    bar_s = bar.total_seconds()
-    need = calibration_s / bar_s
+    first_ts = pd.Timestamp(starts[0]) if starts else pd.Timestamp(first)
+    bar_s = prices.bar.total_seconds()
+    data_first = prices.bars.index[0]
+    finite = [c.window_s for c in choices if math.isfinite(c.window_s)]
+    need_all = max(finite) if finite else 365 * 86400.0  # bars "all" must hold at least
+    hist = VolHistory(prices) if any(c.adjusted for c in choices) else None
+    outcomes = _Outcomes(cfg, prices, funding, pd.Timestamp(first) if not starts else starts[0], step_s, window_s)
+    fit_names = fitted_models(models) or ("gbm",)
     t0 = time.perf_counter()
-    warm: dict = {}
+    warm: dict[float, dict] = {}
     kept, rows, pred, fitted, skipped, notes = [], [], [], [], [], []
     for j, s in enumerate(starts):
+        if progress and j:
+            progress(j, len(starts))
         try:
             path = market_path(cfg, prices, funding, s, window_s)
         except DataError as exc:
             skipped.append((s, f"replay window not in the data ({exc})"))
-            if progress:
-                progress(j + 1, len(starts))
             continue
-        # s - calibration_s in exact int nanoseconds, from 1677-09-22 at the earliest (no Timedelta overflow)
-        cal_start = pd.Timestamp(max(s.value - int(round(calibration_s * 1e9)), FIRST_TIME.value), tz="UTC")
-        cal_bars = prices.between(cal_start, s)
-        if len(cal_bars) < min_coverage * need:
-            skipped.append((s, f"calibration window holds {len(cal_bars):,} of {int(need):,} bars"))
-            if progress:
-                progress(j + 1, len(starts))
-            continue
-        cal = calibrate(prices, funding, cal_start, s, models=models, se=False,
-                        warm=warm, quick=True)
-        warm = {"merton": cal.fits["merton"].theta if "merton" in cal.fits else None,
-                "funding": cal.funding.theta if cal.funding is not None else None,
-                "basis": cal.basis.theta if cal.basis is not None else None}
-        fc = {}
-        for m in models:
-            ds = _forecast(cfg, cal, m, path, window_s, paths, seed, drift, notes)
-            if ds is None:
+        cals: dict[float, Calibration] = {}
+        short = None
+        for w in dict.fromkeys(c.window_s for c in choices):
+            cs = _cal_start(s, w, data_first)
+            n_bars = len(prices.between(cs, s))
+            need = (need_all if math.isinf(w) else w) / bar_s
+            if n_bars < min_coverage * need:
+                short = f"calibration window {'all' if math.isinf(w) else format_duration(w)} holds {n_bars:,} " \
+                        f"of {int(need):,} bars"
                 break
-            fc[m] = ds
-        if len(fc) < len(models):
+            cal = calibrate(prices, funding, cs, s, models=fit_names, se=False, warm=warm.get(w), quick=True)
+            warm[w] = {"merton": cal.fits["merton"].theta if "merton" in cal.fits else None,
+                       "funding": cal.funding.theta if cal.funding is not None else None,
+                       "basis": cal.basis.theta if cal.basis is not None else None}
+            cals[w] = cal
+        if short:
+            skipped.append((s, short))
+            continue
+        fc: list[list[dict | None]] = []
+        factors = []
+        ok = True
+        for c in choices:
+            cal = cals[c.window_s]
+            factors.append(adjustment(hist, c, cal.start, cal.end).factor if c.adjusted else 1.0)
+        for m in models:
+            row = []
+            for c, k in zip(choices, factors):
+                if not applies(m, c):
+                    row.append(None)
+                    continue
+                vals = market_values(m, cals[c.window_s], k, drift, prices, s, c)
+                ds = _forecast(cfg, vals, f"{m} {c.label}", path, window_s, paths, seed, notes)
+                if ds is None:
+                    ok = False
+                    break
+                row.append(_predicted(ds))
+            if not ok:
+                break
+            fc.append(row)
+        if not ok:
             skipped.append((s, "a calibrated config was rejected"))
             continue
-        rows.append(window_row(run_path(cfg, path, bar_s), path))
-        pred.append({m: _predicted(ds) for m, ds in fc.items()})
-        fitted.append(_fitted(cal, models))
+        row1 = window_row(run_path(cfg, path, bar_s), path)
+        k_s = int(round((s.value - outcomes.first) / outcomes.step_ns))
+        outcomes.put(k_s, bool(row1["liquidated"][0]))
+        rows.append(row1)
+        pred.append(fc)
+        fitted.append([_fitted(cals[c.window_s], fit_names, k) for c, k in zip(choices, factors)])
+        for w in dict.fromkeys(c.window_s for c in choices):
+            outcomes.fill(s, w)
         kept.append(s)
-        if progress:
-            progress(j + 1, len(starts))
+    if progress and starts:
+        progress(len(starts), len(starts))
     if not kept:
         reason = skipped[0][1] if skipped else "no start"
-        raise DataError(f"backtest: no usable window start between {fmt_time(starts[0])} and {fmt_time(starts[-1])} "
-                        f"(e.g. {reason})")
+        where = f"between {fmt_time(starts[0])} and {fmt_time(starts[-1])}" if starts else "in the data"
+        raise DataError(f"backtest: no usable window start {where} (e.g. {reason})")
     if log:
         if skipped:
             log(f"backtest: {len(skipped)} start(s) skipped, e.g. {fmt_time(skipped[0][0])}: {skipped[0][1]}; last "
                 f"skipped {fmt_time(skipped[-1][0])}: {skipped[-1][1]}")
         for n in notes:
             log(f"backtest: {n}")
-    ds = _assemble(cfg, prices, funding, kept, rows, pred, fitted, models, window_s, step_s, calibration_s, paths,
-                   seed, drift)
+    ds = assemble(cfg, prices, funding, kept, rows, pred, fitted, outcomes.table(), models, choices, window_s, step_s, paths,
+                  seed, drift, block=block, replicates=replicates, bootstrap_seed=bootstrap_seed)
     ds.attrs["wall_time_s"] = time.perf_counter() - t0
     ds.attrs["skipped_starts"] = len(skipped)
     return meta.stamp(ds, "sim.data.backtest.backtest(...)")  # format v1 attrs (sim.results.meta)
@@ -221,8 +269,8 @@ def _predicted(ds: xr.Dataset) -> dict:
     return out
 
 
-def _fitted(cal, models) -> dict:
-    out = {}
+def _fitted(cal: Calibration, models, factor: float) -> dict:
+    out = {("volatility_factor", None): factor}
     for m in models:
         f = cal.fits[m].params
         out[("mu", m)] = f["mu"]
@@ -234,94 +282,3 @@ def _fitted(cal, models) -> dict:
         for k in ("mean", "half_life_hours", "stationary_std", "corr_price"):
             out[(f"{name}_{k}", None)] = fit.params.get(k, math.nan) if fit is not None else math.nan
     return out
-
-
-def _assemble(cfg, prices, funding, kept, rows, pred, fitted, models, window_s, step_s, calibration_s, paths,
-              seed, drift) -> xr.Dataset:
-    ds = assemble_windows(cfg, rows, kept, prices, funding, window_s)
-    ds.attrs["title"] = "hedgesim walk-forward backtest"
-    lv = np.array(LEVELS)
-    ds = ds.assign_coords(model=("model", list(models)), portfolio=("portfolio", list(PORTFOLIOS)),
-                          level=("level", lv, {"units": "1", "long_name": "confidence level of VaR / ES"}))
-    p = np.array([[pr[m]["p"] for m in models] for pr in pred])
-    ds["predicted_liquidation_probability"] = (("start", "model"), p, {
-        "units": "1", "long_name": "simulated probability that the hedge is liquidated within the window"})
-    ds["predicted_liquidation_probability_se"] = (("start", "model"), np.array(
-        [[pr[m]["p_se"] for m in models] for pr in pred]), {"units": "1", "long_name": "its Monte Carlo SE"})
-    for key, name, ln in (("value_at_risk", "predicted_var", "predicted value at risk of PnL over the window (positive = loss)"),
-                          ("expected_shortfall", "predicted_es", "predicted expected shortfall of PnL over the window (positive = loss)")):
-        arr = np.array([[[[pr[m][(key, pf, lvl)] for lvl in LEVELS] for pf in PORTFOLIOS] for m in models]
-                        for pr in pred])
-        ds[name] = (("start", "model", "portfolio", "level"), arr, {"units": "USD", "long_name": ln})
-    loss = -np.stack([ds["hedged_pnl"].values, ds["unhedged_pnl"].values], axis=1)  # (start, portfolio)
-    exc = loss[:, None, :, None] > ds["predicted_var"].values
-    ds["var_exception"] = (("start", "model", "portfolio", "level"), exc, {
-        "units": "1", "long_name": "realised loss exceeded the predicted VaR"})
-    keep = non_overlapping(pd.DatetimeIndex(kept), pd.Timedelta(seconds=window_s))
-    ds["non_overlapping"] = ("start", keep, {"units": "1", "long_name": "window in the non-overlapping subset "
-                                             "used for the Kupiec and Christoffersen tests"})
-    kp = np.full((len(models), 2, len(LEVELS)), np.nan)
-    cp = np.full_like(kp, np.nan)
-    cnt = np.zeros_like(kp)
-    cnt_all = np.zeros_like(kp)
-    for a in range(len(models)):
-        for b in range(2):
-            for c, level in enumerate(LEVELS):
-                e = exc[keep, a, b, c]
-                kp[a, b, c] = kupiec_pof(e, level)[1]
-                cp[a, b, c] = christoffersen_ind(e)[1]
-                cnt[a, b, c] = e.sum()
-                cnt_all[a, b, c] = exc[:, a, b, c].sum()
-    dims = ("model", "portfolio", "level")
-    ds["kupiec_pvalue"] = (dims, kp, {"units": "1", "long_name": "Kupiec proportion-of-failures test p-value "
-                                      "(non-overlapping windows)"})
-    ds["christoffersen_pvalue"] = (dims, cp, {"units": "1", "long_name": "Christoffersen independence test "
-                                              "p-value (non-overlapping windows)"})
-    ds["exceptions"] = (dims, cnt, {"units": "windows", "long_name": "VaR exceptions in the non-overlapping windows"})
-    ds["exceptions_all"] = (dims, cnt_all, {"units": "windows", "long_name": "VaR exceptions over all windows "
-                                            "(overlapping; descriptive only)"})
-    y = ds["liquidated"].values.astype(float)
-    ds["brier_score"] = (("model",), np.array([brier_score(p[:, a], y) for a in range(len(models))]), {
-        "units": "1", "long_name": "Brier score of the liquidation forecasts, all windows (0 = perfect)"})
-    ds["brier_score_non_overlapping"] = (("model",), np.array(
-        [brier_score(p[keep, a], y[keep]) for a in range(len(models))]), {
-        "units": "1", "long_name": "Brier score over the non-overlapping windows"})
-    edges = np.array(BUCKETS)
-    labels = [f"[{edges[i]:g}, {edges[i + 1]:g}{']' if i == len(edges) - 2 else ')'}" for i in range(len(edges) - 1)]
-    ds = ds.assign_coords(bucket=("bucket", labels, {"long_name": "range of predicted liquidation probability"}))
-    bc = np.zeros((len(models), len(labels)))
-    bp = np.full_like(bc, np.nan)
-    br = np.full_like(bc, np.nan)
-    for a in range(len(models)):
-        idx = np.clip(np.searchsorted(edges, p[:, a], side="right") - 1, 0, len(labels) - 1)
-        for k in range(len(labels)):
-            m = idx == k
-            bc[a, k] = m.sum()
-            if m.any():
-                bp[a, k] = p[m, a].mean()
-                br[a, k] = y[m].mean()
-    ds["bucket_windows"] = (("model", "bucket"), bc, {"units": "windows", "long_name": "windows in the bucket"})
-    ds["bucket_predicted"] = (("model", "bucket"), bp, {"units": "1", "long_name": "mean predicted probability"})
-    ds["bucket_realised"] = (("model", "bucket"), br, {"units": "1", "long_name": "realised liquidation frequency"})
-    # parameters calibrated at each start (trailing window)
-    for name, units in (("mu", "1/yr"), ("sigma", "1/sqrt(yr)")):
-        ds[f"fitted_{name}"] = (("start", "model"), np.array([[f[(name, m)] for m in models] for f in fitted]),
-                                {"units": units, "long_name": f"calibrated {name} (trailing window)"})
-    extra = [("jump_intensity", "merton", "1/yr"), ("jump_mean", "merton", "log"), ("jump_std", "merton", "log")]
-    extra += [(f"{x}_{k}", None, u) for x in ("funding", "basis") for k, u in (
-        ("mean", "per interval" if x == "funding" else "fraction"), ("half_life_hours", "h"),
-        ("stationary_std", "per interval" if x == "funding" else "fraction"), ("corr_price", "1"))]
-    for name, m, units in extra:
-        if (name, m) in fitted[0]:
-            ds[f"fitted_{name}"] = ("start", np.array([f[(name, m)] for f in fitted]), {
-                "units": units, "long_name": f"calibrated {name.replace('_', ' ')} (trailing window)"})
-    ds.attrs.update({
-        "hedgesim_version": __version__,
-        "window": format_duration(window_s), "step": format_duration(step_s),
-        "calibration_window": format_duration(calibration_s), "paths_per_forecast": int(paths), "seed": int(seed),
-        "drift": drift, "models": ",".join(models), "levels": ",".join(f"{x:g}" for x in LEVELS),
-        "non_overlapping_windows": int(keep.sum()),
-        "note": "VaR/ES: positive numbers are losses of PnL over the window in USD; exceptions count windows whose "
-                "realised loss exceeded the predicted VaR; the tests use the non-overlapping windows only",
-    })
-    return ds

@@ -50,22 +50,28 @@ class Calibration:
     funding_spacing: pd.Timedelta | None = None
     funding_rate_interval: pd.Timedelta = pd.Timedelta("8h")
     notes: list[str] = field(default_factory=list)
+    # robust calibration (sim.data.choices): the factor on the scale of log returns and what it is made of
+    vol_factor: float = 1.0
+    robust: list[str] = field(default_factory=list)
 
     def preferred(self) -> str:
         return min(self.fits, key=lambda k: self.fits[k].aic)
 
     def config_values(self, model: str = "merton", drift: str = "fitted") -> dict[str, object]:
         """{"section.key": value} for ``Config.replace``, clipped to the schema's ranges
-        (clipping is noted in ``notes``). ``drift="zero"`` sets mu = 0."""
+        (clipping is noted in ``notes``). ``drift="zero"`` sets mu = 0. ``vol_factor``
+        (a robust calibration choice) scales sigma and Merton's jump mean and std."""
         if model not in self.fits:
             raise DataError(f"model {model!r} was not fitted; fitted: {', '.join(self.fits)}")
         fit = self.fits[model]
+        k = self.vol_factor
         out: dict[str, object] = {"market.model": model, "market.spot": self.last_close}
         out["market.mu"] = 0.0 if drift == "zero" else fit.params["mu"]
-        out["market.sigma"] = fit.params["sigma"]
+        out["market.sigma"] = fit.params["sigma"] * k
         if model == "merton":
-            for k in ("jump_intensity", "jump_mean", "jump_std"):
-                out[f"market.{k}"] = fit.params[k]
+            out["market.jump_intensity"] = fit.params["jump_intensity"]
+            for key in ("jump_mean", "jump_std"):
+                out[f"market.{key}"] = fit.params[key] * k
         else:
             for k in ("jump_intensity", "jump_mean", "jump_std"):
                 out[f"market.{k}"] = 0.0
@@ -268,6 +274,7 @@ def to_toml(cal: Calibration, model: str = "merton", drift: str = "fitted", comm
         if ofit is not None:
             lines.append(f"# {ofit.name} OU (joint with price returns): logL = {ofit.loglik:,.1f}, "
                          f"AIC = {ofit.aic:,.1f}, {ofit.n:,} intervals")
+    lines += [f"# {r}" for r in cal.robust]
     lines.append("")
     fit = f[model]
     lines.append("[market]")
@@ -280,16 +287,19 @@ def to_toml(cal: Calibration, model: str = "merton", drift: str = "fitted", comm
     else:
         lines.append(f"mu = {_num(vals['market.mu'])}".ljust(34) + f"# 1/yr, {_se_text(fit.se['mu'])} "
                      "(drift of dS/S: poorly determined by any sample)")
-    lines.append(f"sigma = {_num(vals['market.sigma'])}".ljust(34) + f"# 1/sqrt(yr), {_se_text(fit.se['sigma'])}")
+    scaled = f" (fitted {_num(fit.params['sigma'])} x {cal.vol_factor:.4f})" if cal.vol_factor != 1.0 else ""
+    lines.append(f"sigma = {_num(vals['market.sigma'])}".ljust(34) +
+                 f"# 1/sqrt(yr), {_se_text(fit.se['sigma'])}{scaled}")
     if model == "merton":
         lines.append(f"jump_intensity = {_num(vals['market.jump_intensity'])}".ljust(34) +
                      f"# jumps per year, {_se_text(fit.se['jump_intensity'])}")
+        scaled = f" (x {cal.vol_factor:.4f})" if cal.vol_factor != 1.0 else ""
         lines.append(f"jump_mean = {_num(vals['market.jump_mean'])}".ljust(34) +
-                     f"# log jump size, {_se_text(fit.se['jump_mean'])}")
+                     f"# log jump size, {_se_text(fit.se['jump_mean'])}{scaled}")
         lines.append(f"jump_std = {_num(vals['market.jump_std'])}".ljust(34) +
-                     f"# log jump size, {_se_text(fit.se['jump_std'])}")
-        tot = math.sqrt(fit.params["sigma"] ** 2 + fit.params["jump_intensity"] *
-                        (fit.params["jump_mean"] ** 2 + fit.params["jump_std"] ** 2))
+                     f"# log jump size, {_se_text(fit.se['jump_std'])}{scaled}")
+        tot = math.sqrt(vals["market.sigma"] ** 2 + vals["market.jump_intensity"] *
+                        (vals["market.jump_mean"] ** 2 + vals["market.jump_std"] ** 2))
         lines.append(f"# total volatility of log returns sqrt(sigma^2 + lam (m^2 + s^2)) = {tot:.4f} 1/sqrt(yr)")
     if cal.funding is not None:
         lines += ["", "[funding]"]
