@@ -51,12 +51,31 @@ def _time(text: str, option: str, end_of_day: bool = False) -> pd.Timestamp:
     return t
 
 
+def _choice_defaults(args) -> dict:
+    return {"stress_weight": args.stress_weight, "vol_floor": args.vol_floor, "vol_buffer": args.vol_buffer}
+
+
 def calibrate_cmd(args) -> int:
+    import math
+
+    from sim.data.choices import VolHistory, apply_choice, parse_choice
+
     log = _log(args)
+    if args.calibration_window and args.start:
+        raise UsageError("--calibration-window and --start: give one (the look-back ends at --end)")
+    choice = parse_choice(args.calibration_window or "all", **_choice_defaults(args))
     start = _time(args.start, "--start") if args.start else None
     end = _time(args.end, "--end", end_of_day=True) if args.end else None
     prices, funding = _data(args, log)
+    if args.calibration_window and math.isfinite(choice.window_s):
+        e = end if end is not None else prices.bars.index[-1]
+        start = e - pd.Timedelta(seconds=choice.window_s)
     cal = calibrate(prices, funding, start, end, log=log)
+    if choice.adjusted:
+        apply_choice(cal, VolHistory(prices), choice)
+        if log:
+            for line in cal.robust:
+                log(f"calibrate: {line}")
     if log:
         for name, fit in cal.fits.items():
             log(f"calibrate: {name}: logL {fit.loglik:,.1f} nats, AIC {fit.aic:,.1f}, KS D {fit.ks:.4f} "
@@ -104,15 +123,15 @@ def backtest_cmd(args) -> int:
         import numba
 
         numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
-    models = tuple(m.strip() for m in args.models.split(",") if m.strip())
-    for m in models:
-        if m not in ("gbm", "merton"):
-            raise UsageError(f"--models {args.models!r}: {m!r} is not one of gbm, merton")
-    if not models:
-        raise UsageError("--models: give at least one of gbm, merton")
+    from sim.data.choices import parse_choices
+    from sim.data.methods import check_models
+
+    models = check_models(m.strip() for m in args.models.split(",") if m.strip())
+    choices = parse_choices(args.calibration_window, **_choice_defaults(args))
+    if args.block < 1:
+        raise UsageError(f"--block {args.block}: at least 1 start per block")
     window_s = _duration(args.window, "--window") if args.window else parse_duration(cfg.simulation.horizon)
     step_s = _duration(args.step, "--step")
-    cal_s = _duration(args.calibration_window, "--calibration-window")
     first = _time(args.first, "--from")
     last = _time(args.last, "--to")
     if last < first:
@@ -138,8 +157,8 @@ def backtest_cmd(args) -> int:
     else:
         progress = None
     try:
-        ds = backtest(cfg, prices, funding, first, last, window_s, step_s, cal_s, paths=args.paths, seed=args.seed,
-                      models=models, drift=args.drift, progress=progress, log=log)
+        ds = backtest(cfg, prices, funding, first, last, window_s, step_s, paths=args.paths, seed=args.seed,
+                      models=models, choices=choices, drift=args.drift, block=args.block, progress=progress, log=log)
     finally:
         if bar is not None:
             bar.close()

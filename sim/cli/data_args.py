@@ -31,6 +31,19 @@ def _config_args(sp: argparse.ArgumentParser) -> None:
     sp.set_defaults(paths=None, seed=None, sweeps=[], threads=None, chunk=None)
 
 
+def _robust_args(sp: argparse.ArgumentParser, many: bool) -> None:
+    """The robust calibration choices (sim.data.choices, docs/data.md)."""
+    sp.add_argument("--stress-weight", type=float, metavar="W",
+                    help="weight W (0 <= W < 1, e.g. 0.25) of the variance of the most stressed 30 days before the "
+                         "end in the calibrated variance (EU 153/2013 Art. 28(1)(b))" +
+                         (" (for every choice that does not set it)" if many else ""))
+    sp.add_argument("--vol-floor", metavar="LOOKBACK",
+                    help='volatility at least that of the last LOOKBACK ("10y", "3650d", "all") of data '
+                         "(EU 153/2013 Art. 28(1)(c))")
+    sp.add_argument("--vol-buffer", type=float, metavar="B",
+                    help="volatility x (1 + B), e.g. 0.25 (EU 153/2013 Art. 28(1)(a))")
+
+
 def add_parsers(sub) -> None:
     c = sub.add_parser("calibrate", help="fit GBM / Merton, funding and basis OU to market data by maximum "
                        "likelihood; prints a config fragment (TOML) on stdout")
@@ -42,6 +55,10 @@ def add_parsers(sub) -> None:
                    "end of the data)")
     c.add_argument("--drift", choices=("fitted", "zero"), default="fitted",
                    help="market.mu: the estimate (default) or 0")
+    c.add_argument("--calibration-window", metavar="LOOKBACK",
+                   help='sample = the trailing LOOKBACK ending at --end ("365d", "3y", "all"; instead of --start); '
+                        "a choice may carry +stress_weight=W, +vol_floor=L, +vol_buffer=B")
+    _robust_args(c, many=False)
     c.add_argument("-q", "--quiet", action="store_true", help="no diagnostics on stderr")
 
     r = sub.add_parser("replay", help="run the config's hedge along the realised price path (one window, or "
@@ -54,17 +71,25 @@ def add_parsers(sub) -> None:
     r.add_argument("--end", help="rolling windows: the last window start (UTC)")
 
     b = sub.add_parser("backtest", help="walk-forward: calibrate on the trailing window, simulate, replay the next "
-                       "window; Brier score, VaR exceptions, Kupiec and Christoffersen tests")
+                       "window, for each model x calibration choice; Brier and log scores, skill, block-bootstrap "
+                       "intervals of differences, VaR exceptions, Kupiec and Christoffersen tests")
     _config_args(b)
     _data_args(b)
     b.add_argument("--from", dest="first", required=True, help="first window start (UTC)")
     b.add_argument("--to", dest="last", required=True, help="last window start (UTC)")
     b.add_argument("--window", help='forecast / replay window (default: simulation.horizon)')
     b.add_argument("--step", default="7d", help='distance between window starts (default "7d")')
-    b.add_argument("--calibration-window", default="365d", help='trailing calibration window (default "365d")')
+    b.add_argument("--calibration-window", default="365d", metavar="CHOICES",
+                   help='calibration choices compared, comma-separated: a trailing look-back ("365d", "3y", "all") '
+                        'optionally with +stress_weight=W, +vol_floor=L, +vol_buffer=B, e.g. "365d,1095d,all" or '
+                        '"365d,365d+stress_weight=0.25" (default "365d")')
+    _robust_args(b, many=True)
+    b.add_argument("--block", type=int, default=8, help="starts per block of the circular block bootstrap of Brier "
+                   "differences (default 8)")
     b.add_argument("--paths", type=int, default=20_000, help="simulated paths per forecast (default 20000)")
     b.add_argument("--seed", type=int, help="random seed of every forecast (default simulation.seed)")
-    b.add_argument("--models", default="gbm,merton", help="price models compared (default gbm,merton)")
+    b.add_argument("--models", default="gbm,merton", help="forecast models compared: gbm, merton (bootstrap when "
+                   "available; kou is not fitted yet) (default gbm,merton)")
     b.add_argument("--drift", choices=("zero", "fitted"), default="zero",
                    help="market.mu of the forecasts: 0 (default) or the trailing estimate")
     b.add_argument("--threads", type=int, help="numba threads (performance only)")

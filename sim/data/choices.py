@@ -228,7 +228,8 @@ def describe(choice: CalibrationChoice, adj: Adjustment) -> list[str]:
     if not choice.adjusted:
         return []
     sd = lambda v: f"{math.sqrt(v):.4f}" if math.isfinite(v) else "n/a"  # noqa: E731
-    out = [f"robust calibration {choice.label}: log-return scale x {adj.factor:.4f} "
+    tools = ", ".join(choice.label.split("+")[1:])
+    out = [f"robust calibration ({tools}): log-return scale x {adj.factor:.4f} "
            f"(realised volatility of the look-back {sd(adj.variance)} 1/sqrt(yr))"]
     if choice.stress_weight:
         out.append(f"  stress_weight {choice.stress_weight:g}: most stressed 30 days before the end "

@@ -1,6 +1,6 @@
 """The printed summaries of ``hedgesim replay`` and ``hedgesim backtest`` (the Datasets of
 ``sim.data.replay.replay_windows`` and ``sim.data.backtest.backtest``; docs/data.md,
-docs/validation.md)."""
+docs/validation.md). A backtest prints one row per method (model x calibration choice)."""
 
 from __future__ import annotations
 
@@ -77,9 +77,107 @@ def format_replay(ds: xr.Dataset) -> str:
     return "\n".join(lines)
 
 
+def _methods(ds: xr.Dataset) -> list[tuple[str, str, str | None]]:
+    """(label, model, calibration or None) of each method of a backtest Dataset (a result
+    of an earlier version, without a ``method`` coordinate: one per model)."""
+    if "method" not in ds.coords:
+        return [(str(m), str(m), None) for m in ds["model"].values]
+    cal = "calibration" in ds.dims
+    return [(str(lab), str(m), str(c) if cal else None) for lab, m, c in
+            zip(ds["method"].values, ds["method_model"].values, ds["method_calibration"].values)]
+
+
+def _at(ds: xr.Dataset, name: str, model: str, cal: str | None) -> xr.DataArray:
+    da = ds[name].sel(model=model)
+    return da.sel(calibration=cal) if cal is not None and "calibration" in da.dims else da
+
+
+def _num(x: float, spec: str) -> str:
+    return format(x, spec) if math.isfinite(x) else "n/a"
+
+
+def _forecast_table(ds: xr.Dataset, methods) -> list[str]:
+    y = ds["liquidated"].values.astype(float)
+    ref = methods[0][0]
+    w = max(14, *(len(m[0]) for m in methods))
+    hdr = (f"  {'method':<{w}} {'Brier':>7} {'non-ovl':>7} {'skill vs 0':>10} {'vs base':>8} {'log score':>9} "
+           f"{'mean fc':>8} {'realised':>8}  ΔBrier vs {ref} [95 % interval]")
+    L = [hdr, "  " + "-" * (len(hdr) - 2)]
+    has_diff = "brier_difference" in ds
+    for lab, m, c in methods:
+        bs = float(_at(ds, "brier_score", m, c))
+        bsn = float(_at(ds, "brier_score_non_overlapping", m, c))
+        sk0 = float(_at(ds, "brier_skill_zero", m, c)) if "brier_skill_zero" in ds else 1 - bs / y.mean()
+        skb = float(_at(ds, "brier_skill_base_rate", m, c)) if "brier_skill_base_rate" in ds else math.nan
+        ls = float(_at(ds, "log_score", m, c)) if "log_score" in ds else math.nan
+        mp = float(_at(ds, "predicted_liquidation_probability", m, c).mean())
+        d = ""
+        if has_diff and lab != ref:
+            sel = dict(method=lab, reference=ref)
+            d = (f"{_num(float(ds['brier_difference'].sel(sel)), '+.4f')} "
+                 f"[{_num(float(ds['brier_difference_low'].sel(sel)), '+.4f')}, "
+                 f"{_num(float(ds['brier_difference_high'].sel(sel)), '+.4f')}]")
+        elif lab == ref:
+            d = "(reference)"
+        L.append(f"  {lab:<{w}} {_num(bs, '.4f'):>7} {_num(bsn, '.4f'):>7} {_pct(sk0):>10} {_pct(skb):>8} "
+                 f"{_num(ls, '.4f'):>9} {_pct(mp):>8} {_pct(y.mean()):>8}  {d}")
+    if "base_rate_forecast" in ds:
+        cals = ds["calibration"].values if "calibration" in ds.dims else [ds["calibration"].values.item()]
+        for c in cals:
+            sel = {"calibration": c} if "calibration" in ds.dims else {}
+            b = ds["base_rate_forecast"].sel(sel).values
+            ok = np.isfinite(b)
+            lab = f"base rate {str(c).split('+')[0]}"
+            if any(ln.lstrip().startswith(lab + " ") for ln in L):
+                continue
+            bs = float(ds["brier_score_base_rate"].sel(sel))
+            L.append(f"  {lab:<{w}} {_num(bs, '.4f'):>7} {'':>7} {_pct(1 - bs / y[ok].mean() if ok.any() else math.nan):>10} "
+                     f"{'':>8} {_num(float(ds['log_score_base_rate'].sel(sel)), '.4f'):>9} "
+                     f"{_pct(b[ok].mean() if ok.any() else math.nan):>8} {_pct(y[ok].mean() if ok.any() else math.nan):>8}"
+                     f"  ({int(ok.sum())} of {len(b)} starts)")
+    L.append(f"  {'always 0':<{w}} {y.mean():>7.4f} {y[ds['non_overlapping'].values].mean():>7.4f} {_pct(0.0):>10} "
+             f"{'':>8} {'':>9} {_pct(0.0):>8} {_pct(y.mean()):>8}")
+    a = ds.attrs
+    L.append(f"  (Brier: all windows; non-ovl: the non-overlapping ones. Skill = 1 - Brier / Brier of always 0, or of "
+             f"the base rate: the liquidated share of the windows inside the method's look-back that ended by each "
+             f"start, over the starts where it is defined. Log score in nats, p clipped to "
+             f"[{a.get('log_score_clip', 1e-6):g}, 1 - {a.get('log_score_clip', 1e-6):g}], lower is better. "
+             f"Intervals: circular block bootstrap over starts, blocks of {a.get('bootstrap_block', 8)} consecutive "
+             f"starts, {int(a.get('bootstrap_replicates', 0)):,} resamples, seed {a.get('bootstrap_seed', '')}; an "
+             "interval that holds 0 means the data cannot tell the two methods apart.)")
+    return L
+
+
+def _bucket_table(ds: xr.Dataset, methods) -> list[str]:
+    L = []
+    nonovl = "bucket_windows_non_overlapping" in ds
+    L.append("  calibration buckets: predicted range -> all windows (mean predicted, realised); non-overlapping "
+             "windows (liquidated of n, realised frequency with its 95 % Wilson interval)" if nonovl else
+             "  calibration (all windows): predicted range -> windows, mean predicted, realised frequency")
+    w = max(len(m[0]) for m in methods)
+    for lab, m, c in methods:
+        cnt = _at(ds, "bucket_windows", m, c).values
+        for k, b in enumerate(ds["bucket"].values):
+            if not cnt[k]:
+                continue
+            line = (f"    {lab:<{w}} {b:<12} {int(cnt[k]):>4} windows  predicted "
+                    f"{_pct(float(_at(ds, 'bucket_predicted', m, c)[k])):>8}  realised "
+                    f"{_pct(float(_at(ds, 'bucket_realised', m, c)[k])):>8}")
+            if nonovl:
+                nn = int(_at(ds, "bucket_windows_non_overlapping", m, c)[k])
+                ev = int(_at(ds, "bucket_liquidated_non_overlapping", m, c)[k])
+                lo = float(_at(ds, "bucket_realised_low", m, c)[k])
+                hi = float(_at(ds, "bucket_realised_high", m, c)[k])
+                line += (f"  | {ev:>2}/{nn:<3} {_pct(ev / nn):>8} [{_pct(lo)}, {_pct(hi)}]" if nn else "  |  0 windows")
+            L.append(line)
+    return L
+
+
 def format_backtest(ds: xr.Dataset) -> str:
-    """Liquidation forecasts (Brier score, calibration buckets) and the VaR backtest."""
-    models = list(ds["model"].values)
+    """One row per method (Brier, skill vs always-0 and vs the base rate, log score, mean
+    forecast vs realised, ΔBrier vs the first method with its interval), the calibration
+    buckets and the VaR backtest."""
+    methods = _methods(ds)
     n = ds.sizes["start"]
     keep = ds["non_overlapping"].values
     nk = int(keep.sum())
@@ -87,40 +185,30 @@ def format_backtest(ds: xr.Dataset) -> str:
     y = ds["liquidated"].values
     L = [*_header(ds, "backtest"),
          f"window starts {starts[0]:%Y-%m-%d} to {starts[-1]:%Y-%m-%d} every {ds.attrs['step']}: {n} windows of "
-         f"{ds.attrs['window']} ({nk} non-overlapping); calibration on the trailing {ds.attrs['calibration_window']}; "
+         f"{ds.attrs['window']} ({nk} non-overlapping); calibration {ds.attrs['calibration_window']}; "
          f"{ds.attrs['paths_per_forecast']:,} paths per forecast; drift {ds.attrs['drift']}",
-         "", "Liquidation forecasts (probability that the hedge is liquidated within the window)",
+         "", "Liquidation forecasts (probability that the hedge is liquidated within the window; Brier score)",
          f"  realised: {int(y.sum())} of {n} windows liquidated ({_pct(y.mean())}); non-overlapping: "
          f"{int(y[keep].sum())} of {nk} ({_pct(y[keep].mean())})"]
-    hdr = f"  {'':<40}" + "".join(f"{m:>12}" for m in models)
-    L.append(hdr)
-    p = ds["predicted_liquidation_probability"].values
-    L.append(f"  {'mean predicted probability':<40}" + "".join(f"{_pct(p[:, a].mean()):>12}" for a in range(len(models))))
-    L.append(f"  {'Brier score, all windows':<40}" + "".join(f"{float(v):>12.4f}" for v in ds["brier_score"].values))
-    L.append(f"  {'Brier score, non-overlapping':<40}" + "".join(
-        f"{float(v):>12.4f}" for v in ds["brier_score_non_overlapping"].values))
-    L.append(f"  {'Brier score of always forecasting 0':<40}" + "".join(f"{y.mean():>12.4f}" for _ in models))
-    L.append("  calibration (all windows): predicted range -> windows, mean predicted, realised frequency")
-    for a, m in enumerate(models):
-        for k, lab in enumerate(ds["bucket"].values):
-            c = int(ds["bucket_windows"].values[a, k])
-            if c:
-                L.append(f"    {m:<7} {lab:<12} {c:>4} windows   predicted {_pct(ds['bucket_predicted'].values[a, k]):>9}"
-                         f"   realised {_pct(ds['bucket_realised'].values[a, k]):>9}")
+    L += _forecast_table(ds, methods)
+    L += _bucket_table(ds, methods)
+    w = max(7, *(len(m[0]) for m in methods))
     L += ["", f"VaR backtest: {nk} non-overlapping windows (exceptions over all {n} overlapping windows in brackets, "
           "descriptive only)",
-          f"  {'model':<7} {'portfolio':<9} {'level':>6} {'mean VaR USD':>13} {'mean ES USD':>12} {'exceptions':>15} "
+          f"  {'method':<{w}} {'portfolio':<9} {'level':>6} {'mean VaR USD':>13} {'mean ES USD':>12} {'exceptions':>15} "
           f"{'expected':>9} {'Kupiec p':>9} {'Christ. p':>10}"]
-    for a, m in enumerate(models):
-        for b, pf in enumerate(ds["portfolio"].values):
-            for c, lv in enumerate(ds["level"].values):
-                v = ds["predicted_var"].values[:, a, b, c]
-                e = ds["predicted_es"].values[:, a, b, c]
-                ex = int(ds["exceptions"].values[a, b, c])
-                exa = int(ds["exceptions_all"].values[a, b, c])
-                L.append(f"  {m:<7} {pf:<9} {100 * lv:>5.0f}% {v.mean():>13,.0f} {e.mean():>12,.0f} "
-                         f"{ex:>6} ({exa:>4}/{n}) {nk * (1 - lv):>9.2f} {ds['kupiec_pvalue'].values[a, b, c]:>9.3f} "
-                         f"{ds['christoffersen_pvalue'].values[a, b, c]:>10.3f}")
+    for lab, m, c in methods:
+        for pf in ds["portfolio"].values:
+            for lv in ds["level"].values:
+                sel = dict(portfolio=pf, level=lv)
+                v = _at(ds, "predicted_var", m, c).sel(sel).values
+                e = _at(ds, "predicted_es", m, c).sel(sel).values
+                ex = int(_at(ds, "exceptions", m, c).sel(sel))
+                exa = int(_at(ds, "exceptions_all", m, c).sel(sel))
+                L.append(f"  {lab:<{w}} {pf:<9} {100 * lv:>5.0f}% {v.mean():>13,.0f} {e.mean():>12,.0f} "
+                         f"{ex:>6} ({exa:>4}/{n}) {nk * (1 - lv):>9.2f} "
+                         f"{_num(float(_at(ds, 'kupiec_pvalue', m, c).sel(sel)), '.3f'):>9} "
+                         f"{_num(float(_at(ds, 'christoffersen_pvalue', m, c).sel(sel)), '.3f'):>10}")
     h = ds["hedged_pnl"].values
     u = ds["unhedged_pnl"].values
     L += ["", f"realised PnL per window (USD): hedged mean {h.mean():+,.0f}, std {h.std(ddof=1):,.0f}, worst "
