@@ -4,6 +4,7 @@ names the field, the value given and what is allowed."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import math
 from pathlib import Path
@@ -35,6 +36,13 @@ def check_field(section: str, key: str, field: Field, value: Any) -> Any:
         if field.choices and value not in field.choices:
             raise ConfigError(f"{name} = {show_value(value)}: unknown value; allowed: {field.range_text()}")
         return value
+    if kind == "time":  # a date or time (UTC): TOML dates and datetimes, or ISO text
+        if isinstance(value, (datetime.date, datetime.time)):
+            return value.isoformat()
+        if not isinstance(value, str):
+            raise ConfigError(f'{name} = {show_value(value)}: expected a date or time such as "2021-01-01" or '
+                              '"2021-01-01T08:00" (UTC)')
+        return value.strip()
     if kind == "duration":
         seconds = parse_duration(value, name)
         check_range(name, value, seconds, field)

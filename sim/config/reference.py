@@ -17,6 +17,7 @@ _TYPES = {
     "int": "integer",
     "bool": "bool",
     "str": "string",
+    "time": "date or time",
     "duration": "duration",
     "delay": "duration (0 allowed)",
     "tiers": "array of tables",

@@ -13,7 +13,7 @@ from sim.market.registry import MODEL_NAMES
 
 @dataclass(frozen=True)
 class Field:
-    kind: str  # "float" | "int" | "bool" | "str" | "duration" | "tiers"
+    kind: str  # "float" | "int" | "bool" | "str" | "time" | "duration" | "tiers"
     default: Any
     unit: str
     doc: str
@@ -56,9 +56,9 @@ SCHEMA: dict[str, dict[str, Field]] = {
                             lo_open=True),
         "history": F("str", "", "", "price file whose bars the bootstrap resamples (any layout the data loaders "
                      "read; relative to the config's folder); its bar must equal simulation.dt (bootstrap)"),
-        "history_start": F("str", "", "time", 'first bar end of the history used, e.g. "2021-01-01" (UTC); empty: '
+        "history_start": F("time", "", "UTC", 'first bar end of the history used, e.g. "2021-01-01" (UTC); empty: '
                            "the file's first (bootstrap)"),
-        "history_end": F("str", "", "time", 'last bar end of the history used, e.g. "2024-12-31T23:00" (UTC); '
+        "history_end": F("time", "", "UTC", 'last bar end of the history used, e.g. "2024-12-31T23:00" (UTC); '
                          "empty: the file's last (bootstrap)"),
         "block": F("duration", "24h", "duration", "block length of the bootstrap (the mean length for "
                    "stationary blocks); a whole number of steps of simulation.dt (bootstrap)", 1.0, 3650 * 86400.0),

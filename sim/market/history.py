@@ -60,7 +60,7 @@ class History:
 
 def most_common_spacing(index: pd.DatetimeIndex) -> float:
     """The bar length in seconds: the most common spacing of the bar end times."""
-    d = np.diff(index.asi8) / 1e9
+    d = np.diff(index.as_unit("ns").asi8) / 1e9
     if d.size == 0:
         return math.nan
     values, counts = np.unique(d, return_counts=True)
@@ -73,7 +73,7 @@ def history_from_bars(bars: pd.DataFrame, source: str = "<memory>", bar_seconds:
     if not isinstance(bars, pd.DataFrame) or "close" not in bars:
         raise ConfigError(f"bootstrap history {source}: expected bars with a close column, indexed by bar end time")
     bars = bars.sort_index()
-    index = pd.DatetimeIndex(bars.index)
+    index = pd.DatetimeIndex(bars.index).as_unit("ns")
     close = bars["close"].to_numpy(dtype=np.float64)
     if close.size < 2:
         raise ConfigError(f"bootstrap history {source}: {close.size} bar(s); at least two closes are needed")
