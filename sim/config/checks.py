@@ -433,9 +433,10 @@ def check_policy(cfg: Config) -> None:
         elif cfg.position.hedge_collateral and cfg.position.hedge_ratio == 1.0:
             cfg.notes.append("policy.rebalance_*: a full inverse hedge of stack and collateral only drifts by the "
                              "funding and fees its account accrues (see docs/policies.md)")
-    if ex.partial_liquidation and len(ex.tiers or []) < 2:
-        cfg.notes.append("exchange.partial_liquidation = true with a single maintenance-margin tier: nothing to step "
-                         "down to, liquidations close the position")
+    if ex.partial_liquidation and len(ex.tiers or []) < ex.partial_liquidation_tier:
+        cfg.notes.append(f"exchange.partial_liquidation = true with {len(ex.tiers or []) or 'a single'} maintenance-"
+                         f"margin tier(s), below exchange.partial_liquidation_tier = {ex.partial_liquidation_tier}: "
+                         "liquidations close the position")
     if p.rehedge and p.top_up_reserve == 0.0:
         cfg.notes.append("policy.rehedge = true with policy.top_up_reserve = 0: the reserve cannot pay a re-opened "
                          "hedge's collateral")

@@ -115,6 +115,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
                            0.0, 1.0),
         "partial_liquidation": F("bool", False, "", "a failing position above the lowest risk tier is cut to the "
                                  "next lower tier rather than closed (exchanges that publish it; presets set it)"),
+        "partial_liquidation_tier": F("int", 2, "", "the lowest risk tier (1 = the first) where partial liquidation "
+                                      "applies; a failing position below it is closed", 2, 1000),
     },
     "policy": {
         "top_up_reserve": F("float", 0.0, "BTC (inverse) / USD (linear)", "reserve that tops the margin up "

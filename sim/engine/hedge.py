@@ -61,6 +61,8 @@ def resolve_hedge(cfg: Config) -> Hedge:
     h = Hedge(kind=kind, stack=pos.stack, collateral=collateral, size=size, contracts=contracts,
               entry=entry, fee_rate=ex.taker_fee, tiers=tiers, funding_every=cfg.funding_every,
               funding_cap=cfg.funding.cap, management=resolve_management(cfg))
+    if h.management.partial_liquidation and not partial_can_act(h):
+        h = dataclasses.replace(h, management=dataclasses.replace(h.management, partial_liquidation=False))
     if size > 0 and margin_excess(kind, size, entry, collateral, entry, tiers, h.open_fee) <= 0:
         mm = margin_excess(kind, size, entry, 0.0, entry, tiers, 0.0) * -1.0
         raise ConfigError(
@@ -68,6 +70,17 @@ def resolve_hedge(cfg: Config) -> Hedge:
             f"plus opening fee at entry ({mm + h.open_fee:.6g} {h.margin_unit}); the hedge would be "
             "liquidated at once. Post more collateral or lower position.hedge_ratio")
     return h
+
+
+def partial_can_act(h: Hedge) -> bool:
+    """Whether partial liquidation can change anything: the position's value where it fails
+    (at entry, or at its liquidation price) comes within a factor 2 of the first tier where
+    the exchange cuts rather than closes. A position far below it (1 BTC against a 150 BTC
+    risk limit) keeps the plain pass and the collateral identity (docs/policies.md)."""
+    limit = float(h.tiers[0][h.management.partial_from_tier - 1])
+    lp = h.liquidation_price
+    at_liq = float(position_value(h.kind, h.size, lp)) if math.isfinite(lp) and lp > 0 else 0.0
+    return max(h.position_value_at_entry, at_liq) > 0.5 * limit
 
 
 def account_args(hedges: list[Hedge]) -> AccountArgs:

@@ -34,6 +34,7 @@ class Management:
     hedge_collateral: bool = False
     lot: float = 1.0  # contract size
     partial_liquidation: bool = False  # only with more than one risk tier
+    partial_from_tier: int = 1  # 0-based tier index from which a failing position is cut, not closed
 
     @property
     def managed(self) -> bool:
@@ -69,7 +70,8 @@ def resolve_management(cfg: Config) -> Management:
         hedge_ratio=float(cfg.position.hedge_ratio),
         hedge_collateral=bool(cfg.position.hedge_collateral),
         lot=float(cfg.contract_size),
-        partial_liquidation=bool(ex.partial_liquidation) and len(ex.tiers or []) > 1,
+        partial_liquidation=bool(ex.partial_liquidation) and len(ex.tiers or []) >= ex.partial_liquidation_tier,
+        partial_from_tier=int(ex.partial_liquidation_tier) - 1,
     )
 
 

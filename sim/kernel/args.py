@@ -64,6 +64,7 @@ class AccountArgs(NamedTuple):
     hedge_collateral: np.ndarray  # bool: the covered BTC includes the account's equity (inverse)
     lot: np.ndarray  # contract size: sizes are whole contracts
     partial_liquidation: np.ndarray  # bool: cut a tiered position to a lower tier before closing it
+    partial_from_tier: np.ndarray  # int64: 0-based tier from which partial liquidation applies
     default_on: bool  # any variant with default risk: the driver draws each path's default clock
 
 

@@ -18,9 +18,9 @@ At each monitoring time t_i, in this order (docs/policies.md):
     wallet holds the position's initial margin, the exchange moves it in;
  4. liquidation check on the checked mark (cross margin: the wallet backs the position,
     folded into its collateral at the start); with partial liquidation (a preset's
-    behaviour for tiered positions) a position above the lowest risk tier is first cut
-    to the top of the next lower tier at the checked mark, tier by tier, and closed only
-    when the lowest tier still fails;
+    behaviour for tiered positions) a position in ``partial_from_tier`` or above is first
+    cut to the top of the next lower tier at the checked mark, tier by tier, and closed
+    only when it still fails below that tier;
  5. funding, for an account still open;
  6. rebalancing on the step's end mark (every ``rebalance_every_steps`` steps): the hedge
     is resized to its target, ``hedge_ratio`` x the BTC it covers (the stack, plus the
@@ -118,7 +118,10 @@ def managed_account_path(v, acc, mk, s_path, m_path, c_path, inv, f_path, defaul
     ratio = acc.hedge_ratio[v]
     cover_equity = acc.hedge_collateral[v] and inverse
     lot = acc.lot[v]
+    inv_lot = 1.0 / lot
+    k_reb = 0
     partial = acc.partial_liquidation[v] and not flat
+    partial_from = t0 + acc.partial_from_tier[v]
     # exchange default: first check at or after tau = E / h (h per step)
     h = acc.default_rate_step[v]
     default_step = steps + 1
@@ -256,7 +259,7 @@ def managed_account_path(v, acc, mk, s_path, m_path, c_path, inv, f_path, defaul
                         j = t0
                         while j < t1 - 1 and pv_c > limits[j]:
                             j += 1
-                        if j == t0:
+                        if j < partial_from:
                             break
                         new_size = math.floor(limits[j - 1] / px_c[i] / lot) * lot
                         if new_size >= size:
@@ -291,18 +294,26 @@ def managed_account_path(v, acc, mk, s_path, m_path, c_path, inv, f_path, defaul
             fund_life += pay
             fund_total += pay
             fund_usd += pay * usd_s
+        k_reb += 1
+        reb_due = k_reb == reb_every
+        if reb_due:
+            k_reb = 0
         if open_:
             equity = coll + sgn * (pv - pv_entry) + fund_life - fee_open
             # 6. rebalancing to the target size on the end mark
-            if reb_every > 0 and i % reb_every == 0:
+            if reb_due:
                 covered = stack + (equity if cover_equity else 0.0)
                 target = ratio * covered * (m if inverse else 1.0)
-                target = math.floor(target / lot + 1e-9) * lot
+                target = math.floor(target * inv_lot + 1e-9) * lot
                 if target > 0.0 and target != size and abs(target - size) > reb_band * target:
                     if target > size:  # the exchange's initial margin (2 x maintenance) after the trade
                         lo = 0
-                        hi = int(math.floor((target - size) / lot + 1e-9))
-                        while hi > lo:  # the most lots the margin allows
+                        hi = int(math.floor((target - size) * inv_lot + 1e-9))
+                        if flat:  # equity - fee_rate d px >= 2 (rate (size + d) px - ded), solved for d
+                            d_max = (equity - 2.0 * (mm_rate * size * px[i] - mm_ded)) / ((2.0 * mm_rate + fee_rate) * px[i])
+                            hi = max(0, min(hi, int(math.floor(d_max * inv_lot + 1e-9))))
+                            lo = hi
+                        while hi > lo:  # tiers: the most lots the margin allows, by bisection
                             mid = (lo + hi + 1) // 2
                             new = size + mid * lot
                             mm_new = _mm(new * px[i], flat, mm_rate, mm_ded, limits, rates, deds, t0, t1)

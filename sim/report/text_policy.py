@@ -75,7 +75,13 @@ def policy_rows(ds: xr.Dataset) -> list[tuple[str, str]]:
         plan.append(f"withdraw above {pol['withdraw_above']:g} -> {pol['withdraw_to']:g}")
     if pol.get("rehedge"):
         plan.append(f"re-hedge after {pol['rehedge_delay']}")
+    if pol.get("rebalance_every") is not None or pol.get("rebalance_band") is not None:
+        every = pol.get("rebalance_every") or "every step"
+        band = pol.get("rebalance_band")
+        plan.append(f"rebalance {every}" + (f" beyond a {100 * band:g} % drift" if band else ""))
     plan.append(f"margin {ex.get('margin_mode', 'isolated')}, wallet {ex.get('wallet', 0):g} {unit}")
+    if ex.get("partial_liquidation"):
+        plan.append(f"partial liquidation from tier {ex.get('partial_liquidation_tier', 2)}")
     q99 = float(ds["reserve_used_quantile"].sel(quantile_level=0.99))
     rows = [
         ("managed hedge", "; ".join(plan)),
@@ -94,4 +100,8 @@ def policy_rows(ds: xr.Dataset) -> list[tuple[str, str]]:
         ("expected total loss", f"{fmt_number(float(ds['expected_total_loss']))} +- "
          f"{fmt_number(float(ds['expected_total_loss_se']))} USD (equity forfeited at liquidations + exchange loss)"),
     ]
+    if "rebalances_mean" in ds:  # results written before rebalancing existed lack it
+        rows.insert(4, ("rebalances, partial liquidations",
+                        f"mean {float(ds['rebalances_mean']):.3f} resizes; mean "
+                        f"{float(ds['partial_liquidations_mean']):.4f} cuts to a lower tier (per path)"))
     return rows

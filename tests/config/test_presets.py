@@ -72,7 +72,7 @@ def test_preset_is_complete(name):
     exchange.preset then replaces every value of the previous preset."""
     raw = load_preset(name)
     assert set(raw) == {"exchange", "funding", "position"}
-    assert set(raw["exchange"]) == {"name", "tiers", "taker_fee"}
+    assert set(raw["exchange"]) == {"name", "tiers", "taker_fee", "partial_liquidation", "partial_liquidation_tier"}
     assert set(raw["funding"]) == {"interval", "cap"}
     assert set(raw["position"]) == {"contract", "contract_size"}
     assert raw["funding"]["interval"] == "8h"  # whole steps of the default dt = 1h; one market for all

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 import sim
@@ -124,11 +125,40 @@ def test_partial_liquidation_off_the_lowest_tier_changes_nothing():
     """A position inside the lowest tier is closed, as without the rule (flags path by path)."""
     over = {"market.sigma": 0.8, "simulation.paths": 4000, "simulation.monitoring": "continuous",
             "exchange.maintenance_margin": None, "position.collateral": 0.05,
-            "exchange.tiers": [{"limit": 5.0, "rate": 0.005, "deduction": 0.0},
-                               {"limit": 1e9, "rate": 0.01, "deduction": 0.025}]}
+            "exchange.tiers": [{"limit": 1.5, "rate": 0.005, "deduction": 0.0},
+                               {"limit": 1e9, "rate": 0.01, "deduction": 0.0075}]}
     base = {"market.model": "gbm", "market.spot": S0, "market.mu": 0.0, "simulation.horizon": "30d"}
     a = sim.run(sim.load_config(None, overrides={**base, **over}))
     b = sim.run(sim.load_config(None, overrides={**base, **over, "exchange.partial_liquidation": True}))
     assert 0 < int(a.liquidated.sum()) < 4000
     assert (a.liquidated.values == b.liquidated.values).all()
     assert int(b.partial_liquidations.sum()) == 0
+
+
+def test_a_position_far_below_the_cut_tier_keeps_the_static_pass():
+    """1 BTC against a 150 BTC tier (Bybit's inverse risk limit): partial liquidation cannot
+    act, so the run stays static: the collateral identity (required_collateral) is kept and
+    no policy outputs appear."""
+    cfg = sim.load_config(None, overrides={"exchange.preset": "bybit-btcusd", "simulation.horizon": "2d",
+                                           "position.collateral": 0.2})
+    assert cfg.exchange.partial_liquidation
+    ds = sim.run(cfg, paths=1024, seed=1)
+    assert "partial_liquidations" not in ds
+    assert np.isfinite(ds.required_collateral.values).all()
+
+
+def test_initial_margin_cap_closed_form_equals_bisection():
+    """An increase is capped where equity - fee = 2 x maintenance after the trade: solved in
+    closed form for a flat rate, by bisection over whole contracts for tiers. Two identical
+    tiers are the flat rate in disguise: both give the same trades on 2,000 random paths."""
+    base = {"market.model": "gbm", "market.sigma": 0.8, "market.mu": 0.5, "simulation.horizon": "10d",
+            "simulation.paths": 2000, "position.collateral": 0.05, "policy.rebalance_every": "1h"}
+    flat = sim.run(sim.load_config(None, overrides={**base, "exchange.maintenance_margin": 0.005}))
+    two = sim.run(sim.load_config(None, overrides={
+        **base, "exchange.maintenance_margin": None,
+        "exchange.tiers": [{"limit": 1e6, "rate": 0.005, "deduction": 0.0},
+                           {"limit": 1e9, "rate": 0.005, "deduction": 0.0}]}))
+    assert int(flat.rebalances.sum()) > 2000 * 100
+    assert (flat.rebalances.values == two.rebalances.values).all()
+    assert (flat.liquidated.values == two.liquidated.values).all()
+    np.testing.assert_allclose(flat.hedged_value.values, two.hedged_value.values, rtol=1e-12)
