@@ -10,7 +10,7 @@ from sim.errors import InterruptedAfterWrite, UsageError
 
 def add_parser(sub) -> None:
     rep = sub.add_parser("report", help="PNG figures and one self-contained report.html of a saved result")
-    rep.add_argument("result", help="a .zarr or .nc file written by hedgesim run or hedgesim margin")
+    rep.add_argument("result", help="a .zarr or .nc file written by hedgesim run, margin or backtest")
     rep.add_argument("--out", default="report", help="folder for the figures and report.html (default: report/): a "
                      "new or empty folder, or one an earlier report wrote (hedgesim-report.json)")
 

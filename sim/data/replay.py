@@ -170,6 +170,12 @@ def run_path(cfg: Config, path: MarketPath, bar_s: float) -> xr.Dataset:
     """The hedge account along one realised path -> a one-path result Dataset (the
     variables of docs/outputs.md), through the simulation's own account code
     (``engine.run_accounts``)."""
+    return results.build_dataset(run_path_raw(cfg, path, bar_s))
+
+
+def run_path_raw(cfg: Config, path: MarketPath, bar_s: float):
+    """``run_path``'s per-path arrays (``RawRun``), before the Dataset is assembled (the
+    backtest's base rates need only ``outputs.liquidated``)."""
     if cfg.sweep:
         raise DataError("replay and backtest run one hedge: remove the config's [sweep]")
     wcfg = window_config(cfg, path, bar_s)
@@ -177,9 +183,8 @@ def run_path(cfg: Config, path: MarketPath, bar_s: float) -> xr.Dataset:
         hedge = engine.resolve_hedge(wcfg)
     except ConfigError as exc:
         raise DataError(f"replay window {fmt_time(path.start)}: {exc}") from None
-    raw = engine.run_accounts(wcfg, [hedge], [], path.index, path.mark, path.check, path.funding,
-                              {"replay": f"historical window from {fmt_time(path.start)}"})
-    return results.build_dataset(raw)
+    return engine.run_accounts(wcfg, [hedge], [], path.index, path.mark, path.check, path.funding,
+                               {"replay": f"historical window from {fmt_time(path.start)}"})
 
 
 def replay_windows(cfg: Config, prices: PriceData, funding: FundingData | None, starts: list[pd.Timestamp],

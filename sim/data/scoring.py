@@ -28,6 +28,8 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
+from sim.results import stats as rstats
+
 LOG_CLIP = 1e-6
 BLOCK = 8  # consecutive starts per bootstrap block (8 weekly starts: two 30-day windows)
 REPLICATES = 2000
@@ -64,15 +66,9 @@ def skill(score: float, reference: float) -> float:
 
 def wilson_interval(k: int, n: int, level: float = LEVEL) -> tuple[float, float]:
     """Wilson score interval for k successes in n trials: (c -+ h) / (1 + z^2/n) with
-    c = k/n + z^2/(2n), h = z sqrt(k/n (1 - k/n)/n + z^2/(4n^2)). (NaN, NaN) if n = 0."""
-    if n <= 0:
-        return math.nan, math.nan
-    z = float(stats.norm.ppf(0.5 + level / 2))
-    ph = k / n
-    den = 1.0 + z * z / n
-    c = ph + z * z / (2 * n)
-    h = z * math.sqrt(ph * (1 - ph) / n + z * z / (4 * n * n))
-    return max(0.0, (c - h) / den), min(1.0, (c + h) / den)
+    c = k/n + z^2/(2n), h = z sqrt(k/n (1 - k/n)/n + z^2/(4n^2)) (``sim.results.stats``'s,
+    at the level's z). (NaN, NaN) if n = 0."""
+    return rstats.wilson_interval(k, n, float(stats.norm.ppf(0.5 + level / 2)))
 
 
 def circular_blocks(n: int, block: int, block_starts) -> np.ndarray:

@@ -2,7 +2,7 @@
 foreign store is one ``ResultFileError`` naming the result and what is wrong with it (the
 CLI prints one line, exit status 2), never a traceback or a figure drawn from garbage.
 
-* ``check_result``: the kind (a run or a margin curve), every attribute the report reads
+* ``check_result``: the kind (a run, a margin curve, a frontier or a backtest), every attribute the report reads
   (type and range), every variable it reads (present, numeric, with the dims it needs) and
   the coordinate values it selects (``level`` 0.99, ``quantile_level`` 0.001 ... 0.999,
   ``portfolio`` hedged / unhedged); it loads every variable without a ``path`` dim, so a
@@ -73,6 +73,11 @@ RUN_SWEEP = ("liquidation_probability_vs_base", "liquidation_probability_vs_base
              "es_hedged_vs_base_se")
 FRONTIER = ("min_reserve", "min_reserve_trigger", "trigger", "expected_total_loss", "liquidation_probability",
             "exchange_loss_usd_mean")
+# a backtest's variables: the first eight over "start", the others over "model"
+BACKTEST = ("liquidated", "hedged_pnl", "unhedged_pnl", "non_overlapping", "predicted_liquidation_probability",
+            "predicted_var", "predicted_es", "var_exception", "brier_score", "brier_score_non_overlapping",
+            "bucket_predicted", "bucket_realised", "exceptions", "exceptions_all", "kupiec_pvalue",
+            "christoffersen_pvalue")
 MARGIN = ("min_collateral", "min_collateral_low", "min_collateral_high", "leverage", "paths_needed",
           "liquidation_probability", "liquidation_probability_low", "liquidation_probability_high")
 DIMS = {"hedged_pnl": ("path",), "unhedged_pnl": ("path",), "liquidated": ("path",),
@@ -132,6 +137,8 @@ def _required(ds: xr.Dataset, kind: str) -> list[str]:
         return list(MARGIN)
     if kind == "frontier":
         return list(FRONTIER)
+    if kind == "backtest":
+        return list(BACKTEST)
     names = list(RUN_PER_PATH) + list(RUN_SUMMARY) + list(RUN_SWEEP if sweep_dims(ds) else RUN_SINGLE)
     if "sample_index" in ds or "sample_mark" in ds:
         names += ["sample_index", "sample_mark", "sample_time"]
@@ -142,9 +149,15 @@ def check_result(ds: xr.Dataset, source: str) -> xr.Dataset:
     """``ds`` (opened lazily) checked for the report; returns it with every variable that
     has no ``path`` dim loaded. Raises ``ResultFileError`` naming what is wrong."""
     kind = kind_of(ds)
-    if kind not in ("run", "margin", "frontier"):
+    if kind not in ("run", "margin", "frontier", "backtest"):
         raise ResultFileError(f"result {source!r}: neither a simulation result (hedgesim run) nor a margin "
-                              "curve or frontier (hedgesim margin); nothing to report")
+                              "curve or frontier (hedgesim margin) nor a backtest; nothing to report")
+    if kind == "backtest":
+        for name in ("window", "step", "calibration_window", "drift", "prices"):
+            if not isinstance(ds.attrs.get(name), str):
+                raise _err(source, f"attribute {name} is missing or not a string")
+        if not isinstance(ds.attrs.get("paths_per_forecast"), (int, np.integer)):
+            raise _err(source, "attribute paths_per_forecast is missing or not an integer")
     if kind == "frontier":
         for name in ("target", "static_min_collateral", "static_expected_total_loss"):
             if not isinstance(ds.attrs.get(name), (int, float, np.floating)):
@@ -158,7 +171,8 @@ def check_result(ds: xr.Dataset, source: str) -> xr.Dataset:
         da = ds[name]
         if da.dtype.kind not in "fiub":
             raise _err(source, f"variable {name!r} has dtype {da.dtype}, not a number")
-        missing = [d for d in DIMS.get(name, ()) if d not in da.dims]
+        need = (("start",) if name in BACKTEST[:8] else ("model",)) if kind == "backtest" else DIMS.get(name, ())
+        missing = [d for d in need if d not in da.dims]
         if missing:
             raise _err(source, f"variable {name!r} lacks the dim {missing[0]!r}")
     for coord, values in COORDS.items():

@@ -19,13 +19,14 @@ import numpy as np
 import xarray as xr
 
 from sim.report.checks import check_result, reading
+from sim.report import figures_data
 from sim.report.figures import FIGURE_NAMES, Figure, figures, stored_config
 from sim.report.folder import ReportFolder
 from sim.report.text import format_result
 from sim.results import io
 from sim.results.kinds import kind_of
 
-REPORT_FILES = frozenset({f"{name}.png" for name in FIGURE_NAMES} | {"report.html"})
+REPORT_FILES = frozenset({f"{name}.png" for name in FIGURE_NAMES | figures_data.FIGURE_NAMES} | {"report.html"})
 
 CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;
@@ -42,7 +43,11 @@ def build_html(ds: xr.Dataset, figs: list[Figure], notes: list[str], source: str
     a = ds.attrs
     esc = html.escape
     cfg = stored_config(ds)
-    kinds = {"run": "simulation result", "margin": "margin curve", "frontier": "margin frontier (managed hedge)"}
+    kinds = {"run": "simulation result", "margin": "margin curve", "frontier": "margin frontier (managed hedge)",
+             "backtest": "walk-forward backtest"}
+    if kind_of(ds) == "backtest":
+        a = {**a, "model": a.get("models", ""), "paths": a.get("paths_per_forecast", 0),
+             "horizon": f"windows of {a.get('window', '')} every {a.get('step', '')}", "dt": a.get("bar", "")}
     meta = [("result", source), ("kind", kinds.get(kind_of(ds), "?")),
             ("config", a.get("config_source", "")), ("model", a.get("model", "")),
             ("paths", f"{int(a.get('paths', 0)):,}"), ("seed", a.get("seed", "")),
@@ -98,7 +103,7 @@ def make_report(result: str | Path, out_dir: str | Path) -> list[Path]:
     folder = ReportFolder(out_dir, REPORT_FILES)
     with reading(ds, source), warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
-        figs, notes = figures(ds)
+        figs, notes = figures_data.figures(ds) if kind_of(ds) == "backtest" else figures(ds)
         page = build_html(ds, figs, notes, source)
     files = {f"{f.name}.png": f.png for f in figs}
     files["report.html"] = page.encode("utf-8")

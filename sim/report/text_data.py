@@ -11,6 +11,7 @@ import pandas as pd
 import xarray as xr
 
 from sim.report.fmt import fmt_fixed
+from sim.report.header import override_lines
 
 
 def _money(x: float) -> str:
@@ -24,7 +25,8 @@ def _pct(x: float) -> str:
 def _header(ds: xr.Dataset, command: str) -> list[str]:
     """The command, config, data files and mark of a replay or backtest Dataset."""
     return [f"hedgesim {command} | {ds.attrs.get('config_source', '')} | prices {ds.attrs['prices']}",
-            f"funding: {ds.attrs['funding'] or 'config path (no file)'} | mark: {ds.attrs['mark']}"]
+            f"funding: {ds.attrs['funding'] or 'config path (no file)'} | mark: {ds.attrs['mark']}",
+            *override_lines(ds.attrs)]
 
 
 def format_replay(ds: xr.Dataset) -> str:
@@ -131,11 +133,13 @@ def _forecast_table(ds: xr.Dataset, methods) -> list[str]:
             if any(ln.lstrip().startswith(lab + " ") for ln in L):
                 continue
             bs = float(ds["brier_score_base_rate"].sel(sel))
-            L.append(f"  {lab:<{w}} {_num(bs, '.4f'):>7} {'':>7} {_pct(1 - bs / y[ok].mean() if ok.any() else math.nan):>10} "
+            sk = 1 - bs / y[ok].mean() if ok.any() and y[ok].mean() > 0 else math.nan
+            L.append(f"  {lab:<{w}} {_num(bs, '.4f'):>7} {'':>7} {_pct(sk):>10} "
                      f"{'':>8} {_num(float(ds['log_score_base_rate'].sel(sel)), '.4f'):>9} "
                      f"{_pct(b[ok].mean() if ok.any() else math.nan):>8} {_pct(y[ok].mean() if ok.any() else math.nan):>8}"
                      f"  ({int(ok.sum())} of {len(b)} starts)")
-    L.append(f"  {'always 0':<{w}} {y.mean():>7.4f} {y[ds['non_overlapping'].values].mean():>7.4f} {_pct(0.0):>10} "
+    L.append(f"  {'always 0':<{w}} {y.mean():>7.4f} {y[ds['non_overlapping'].values].mean():>7.4f} "
+             f"{_pct(0.0 if y.mean() > 0 else math.nan):>10} "
              f"{'':>8} {'':>9} {_pct(0.0):>8} {_pct(y.mean()):>8}")
     a = ds.attrs
     L.append(f"  (Brier: all windows; non-ovl: the non-overlapping ones. Skill = 1 - Brier / Brier of always 0, or of "
