@@ -36,10 +36,15 @@ def small_default():
 @pytest.fixture
 def cli(capsys):
     """``cli([ARGS...])`` runs ``hedgesim ARGS...`` in-process: (exit status, stdout, stderr);
-    argparse usage errors exit via SystemExit, whose code is returned."""
-    def run(argv):
+    argparse usage errors exit via SystemExit, whose code is returned. ``run`` and
+    ``margin`` get ``--no-band`` (the model band's extra runs) unless ``band=True``;
+    tests/analysis/test_band.py checks the band."""
+    def run(argv, band=False):
+        argv = [str(a) for a in argv]
+        if not band and argv[:1] in (["run"], ["margin"]) and "--no-band" not in argv and "--policy" not in argv:
+            argv.append("--no-band")
         try:
-            code = main([str(a) for a in argv])
+            code = main(argv)
         except SystemExit as exc:
             code = exc.code
         out, err = capsys.readouterr()

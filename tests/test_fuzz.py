@@ -608,7 +608,8 @@ def invoke(argv: list[str], case_dir: Path, what: str) -> tuple[object, str, str
     try:
         with redirect_stdout(out), redirect_stderr(err):
             try:
-                code = main(argv)
+                code = main(argv + (["--no-band"] if argv[:1] in (["run"], ["margin"]) and "--policy" not in argv
+                                    else []))
             except SystemExit as exc:
                 code = exc.code
                 kinds.append("argparse")

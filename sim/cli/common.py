@@ -37,6 +37,14 @@ def add_common_args(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
+def add_band_args(sp: argparse.ArgumentParser) -> None:
+    """The model band's options (run, margin): docs/band.md."""
+    sp.add_argument("--no-band", action="store_true",
+                    help="skip the model band (the key figures under alternative models)")
+    sp.add_argument("--band-paths", type=int, metavar="PATHS",
+                    help="paths per alternative model of the band (default: the run's, at most 100,000)")
+
+
 def load_config_args(args, extra: dict | None = None):
     """The config of ``args.config`` with ``--set``, ``--paths``, ``--seed``, ``extra``
     overrides and ``--sweep``; its notes go to stderr."""

@@ -5,8 +5,10 @@
 from __future__ import annotations
 
 import json
+import sys
 
-from sim.cli.common import add_common_args, load_config_args, note_stress_scenarios, out_path, write_and_print
+from sim.cli.common import (add_band_args, add_common_args, load_config_args, note_stress_scenarios, out_path,
+                            write_and_print)
 
 
 def add_parser(sub) -> None:
@@ -25,6 +27,7 @@ def add_parser(sub) -> None:
     r.add_argument("--shard-paths", type=int, metavar="PATHS",
                    help="paths per shard of a distributed run, a multiple of 1024 (results do not change)")
     r.add_argument("--resume", action="store_true", help="complete an interrupted distributed run (OUT.partial)")
+    add_band_args(r)
 
 
 def cmd(args) -> int:
@@ -43,6 +46,17 @@ def cmd(args) -> int:
     note_stress_scenarios(cfg)
     ds = run(cfg, progress=not args.quiet, threads=args.threads, chunk_paths=args.chunk,
              convergence=args.convergence)
+    if not args.no_band and not args.convergence:
+        from sim.analysis.band import band_applies, key_figures, model_band
+
+        why = band_applies(cfg)
+        if why is None:
+            band = model_band(cfg, key_figures(ds), paths=args.band_paths, progress=not args.quiet,
+                              threads=args.threads)
+            ds = ds.merge(band, combine_attrs="override")
+            ds.attrs.update(band.attrs)
+        elif not args.quiet:
+            print(f"hedgesim: note: no model band for {why}", file=sys.stderr)
     text = [format_summary(ds)]
     if args.convergence:
         from sim.report.text import format_convergence

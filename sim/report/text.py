@@ -14,6 +14,7 @@ import xarray as xr
 
 from sim.analysis.margin import MIN_EVENTS
 from sim.report.fmt import fmt_fixed, fmt_number, fmt_percent, fmt_probability
+from sim.report.text_band import format_band, format_margin_band
 from sim.report.text_policy import format_frontier, policy_rows
 from sim.report.text_data import format_backtest, format_replay
 from sim.results.kinds import at_horizon, first_variant, kind_of, sweep_dims
@@ -53,7 +54,7 @@ def format_summary(ds: xr.Dataset) -> str:
     if dims:
         lines += _variant_table(ds, dims)
     else:
-        lines += _single(ds)
+        lines += _single(ds) + format_band(ds)
     if "time" in ds.dims and ds.sizes["time"] > 1:
         lines += _time_table(ds, dims)
     lines.append("")
@@ -210,6 +211,7 @@ def format_margin(ds: xr.Dataset, tiered: bool = False) -> str:
         if sel:
             lines.append("variant: " + ", ".join(f"{d}={v[d].values}" for d in dims))
         lines += _margin_targets(v, unit, paths) + [""] + _margin_curve(v, unit) + [""]
+    lines += format_margin_band(ds)
     return "\n".join(lines).rstrip()
 
 

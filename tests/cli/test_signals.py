@@ -49,7 +49,7 @@ class Trial:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "sim", "run", str(DEFAULT), "--paths", str(PATHS), "--seed", str(seed),
-             "--set", "simulation.horizon=1d", "--threads", "1", "--out", str(self.out)],
+             "--set", "simulation.horizon=1d", "--threads", "1", "--no-band", "--out", str(self.out)],
             cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         os.set_blocking(self.proc.stderr.fileno(), False)
         self.err = b""
@@ -246,7 +246,7 @@ def test_sigterm_during_report(tmp_path):
 
     result = tmp_path / "r.zarr"
     assert main(["run", str(DEFAULT), "--paths", "3000", "-q", "--set", "simulation.horizon=2d",
-                 "--save-paths", "20", "--out", str(result)]) == 0
+                 "--save-paths", "20", "--no-band", "--out", str(result)]) == 0
     own = tmp_path / "own"
     assert main(["report", str(result), "--out", str(own)]) == 0
     (own / "NOTES.txt").write_text("keep me")
