@@ -43,7 +43,7 @@ from sim.config import Config, ConfigError, format_duration
 from sim.data.calibrate import Calibration, calibrate
 from sim.data.choices import CalibrationChoice, VolHistory, adjustment, parse_choice
 from sim.data.load import FundingData, PriceData
-from sim.data.methods import applies, check_models, fitted_models, market_values
+from sim.data.methods import applies, check_models, fitted_models, history_slice, market_values
 from sim.data.replay import (
     MarketPath, check_horizon, check_step, market_path, run_path, run_path_raw, window_row, window_starts,
 )
@@ -63,7 +63,7 @@ from sim.results import stats as rstats
 
 
 def _forecast(cfg: Config, vals: dict, label: str, path: MarketPath, window_s: float, paths: int, seed: int,
-              notes: list[str]) -> dict | None:
+              notes: list[str], history=None) -> dict | None:
     """The simulated outcome of the window from the state at its start (``predicted``),
     or None (noted) when the calibrated config is rejected."""
     vals = dict(vals)
@@ -81,9 +81,9 @@ def _forecast(cfg: Config, vals: dict, label: str, path: MarketPath, window_s: f
     # as sim.run (sim.api, a layer above): the effective config, adaptive when it asks for a target SE
     mcfg = mcfg.effective(paths, seed)
     if mcfg.simulation.target_se is not None:
-        raw = simulate_adaptive(mcfg, seed=seed)
+        raw = simulate_adaptive(mcfg, seed=seed, history=history)
     else:
-        raw = engine.simulate(mcfg, paths=paths, seed=seed)
+        raw = engine.simulate(mcfg, paths=paths, seed=seed, history=history)
     return predicted(raw)
 
 
@@ -219,8 +219,10 @@ def backtest(cfg: Config, prices: PriceData, funding: FundingData | None, first,
                 if not applies(m, c):
                     row.append(None)
                     continue
-                vals = market_values(m, cals[c.window_s], k, drift, prices, s, c)
-                fc_mc = _forecast(cfg, vals, f"{m} {c.label}", path, window_s, paths, seed, notes)
+                cal = cals[c.window_s]
+                vals = market_values(m, cal, k, drift)
+                fc_mc = _forecast(cfg, vals, f"{m} {c.label}", path, window_s, paths, seed, notes,
+                                  history_slice(m, prices, cal))
                 if fc_mc is None:
                     ok = False
                     break

@@ -9,10 +9,12 @@ what was known at s:
   (``sim.data.calibrate``), the choice's factor on the scale of log returns;
 * ``kou``: a price model of the simulator that ``calibrate`` does not fit yet (refused,
   with that reason);
-* ``bootstrap``: historical simulation, a block bootstrap of the bars that ended before s
-  within the choice's look-back (issue 14, item 1). HOOK: the model and its in-memory
-  history slice are being added in ``sim.market.bootstrap``; until then ``--models
-  bootstrap`` is refused as not available (``bootstrap_values`` is where it plugs in).
+* ``bootstrap``: historical simulation (``sim.market.bootstrap``), a block bootstrap of
+  the bars that ended by s within the choice's look-back, handed to the engine in memory
+  (``history_slice``); blocks of ``market.block`` as the config sets it (default 24 h),
+  drift as the other models (``--drift``); it takes no factor, so it pairs only with
+  choices without a stress weight, floor or buffer. Funding and basis as fitted on the
+  look-back.
 """
 
 from __future__ import annotations
@@ -39,8 +41,8 @@ class ForecastModel:
 
 def _bootstrap_unavailable() -> str:
     if importlib.util.find_spec("sim.market.bootstrap") is None:
-        return "the bootstrap price model (sim.market.bootstrap, issue 14 item 1) is not available in this version"
-    return "the bootstrap price model exists but the backtest's history slice is not wired up yet"
+        return "the bootstrap price model (sim.market.bootstrap) is not available in this version"
+    return ""
 
 
 MODELS: dict[str, ForecastModel] = {
@@ -77,19 +79,21 @@ def applies(model: str, choice: CalibrationChoice) -> bool:
     return MODELS[model].adjustable or not choice.adjusted
 
 
-def market_values(model: str, cal: Calibration, factor: float, drift: str, prices: PriceData,
-                  start: pd.Timestamp, choice: CalibrationChoice) -> dict[str, object]:
-    """{"section.key": value} of the forecast at ``start`` (funding and basis from ``cal``)."""
+def market_values(model: str, cal: Calibration, factor: float, drift: str) -> dict[str, object]:
+    """{"section.key": value} of the forecast (funding and basis from ``cal``)."""
     if MODELS[model].fitted:
         return dataclasses.replace(cal, vol_factor=factor, notes=[]).config_values(model, drift)
     if model == "bootstrap":
-        return bootstrap_values(cal, prices, start, choice)
+        vals = dataclasses.replace(cal, vol_factor=1.0, notes=[]).config_values("gbm", drift)
+        vals["market.model"] = "bootstrap"
+        vals["market.demean"] = True
+        return vals
     raise DataError(f"--models {model}: not available: {MODELS[model].unavailable}")
 
 
-def bootstrap_values(cal: Calibration, prices: PriceData, start: pd.Timestamp,
-                     choice: CalibrationChoice) -> dict[str, object]:
-    """HOOK for the bootstrap model: the [market] values of a block bootstrap of the bars
-    of ``prices`` that ended by ``start`` within ``choice``'s look-back, and the funding
-    and basis values of ``cal``. Replaced when sim.market.bootstrap lands."""
-    raise DataError(f"--models bootstrap: not available: {_bootstrap_unavailable()}")
+def history_slice(model: str, prices: PriceData, cal: Calibration) -> pd.DataFrame | None:
+    """The bars a model resamples: those whose end is in [cal.start, cal.end] (the
+    look-back, ended by the forecast time); None for a model that resamples nothing."""
+    if model != "bootstrap":
+        return None
+    return prices.between(cal.start, cal.end)
