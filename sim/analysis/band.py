@@ -30,7 +30,7 @@ import numpy as np
 import xarray as xr
 
 from sim import engine, results
-from sim.analysis.margin import min_collateral
+from sim.analysis.margin import min_collateral, paths_needed
 from sim.config import Config
 from sim.errors import ConfigError, DataError
 from sim.data.load import load_prices
@@ -42,7 +42,7 @@ HOURLY_HISTORY = DATA / "btc_usd_1h_cryptocompare_2019-11_2025-05.csv.gz"
 PERCENTILES = (10, 50, 90)
 WINDOW_DAYS = 30
 LOOKBACK_YEARS = 10
-BAND_PATHS = 100_000  # paths per alternative (at most the run's own)
+BAND_PATHS = 50_000  # paths per alternative (at most the run's own; margin: enough for its targets)
 ES_LEVEL = 0.99
 MIN_SIGMA = 0.01  # floor of the diffusion sigma when the jumps alone exceed a percentile's variance
 
@@ -143,7 +143,9 @@ def model_band(cfg: Config, configured: dict, targets: list[float] | None = None
     configured run's figures (``key_figures`` of its Dataset, or ``margin_row``) and one
     run per alternative of ``paths`` paths."""
     alts, notes = alternatives(cfg)
-    n = min(cfg.simulation.paths, BAND_PATHS) if paths is None else int(paths)
+    if paths is None:  # enough for 100 liquidations beyond the smallest target, within the run's own
+        paths = min(cfg.simulation.paths, max([BAND_PATHS] + [paths_needed(t) for t in targets or []]))
+    n = int(paths)
     rows = [("configured", f"{cfg.market.model} as configured", configured)]
     t0 = time.perf_counter()
     for alt in alts:
