@@ -19,14 +19,15 @@ import numpy as np
 import xarray as xr
 
 from sim.report.checks import check_result, reading
-from sim.report import figures_data
+from sim.report import figures_band, figures_data
 from sim.report.figures import FIGURE_NAMES, Figure, figures, stored_config
 from sim.report.folder import ReportFolder
 from sim.report.text import format_result
 from sim.results import io
 from sim.results.kinds import kind_of
 
-REPORT_FILES = frozenset({f"{name}.png" for name in FIGURE_NAMES | figures_data.FIGURE_NAMES} | {"report.html"})
+REPORT_FILES = frozenset({f"{name}.png" for name in FIGURE_NAMES | figures_data.FIGURE_NAMES | figures_band.FIGURE_NAMES}
+                         | {"report.html"})
 
 CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;
@@ -104,6 +105,7 @@ def make_report(result: str | Path, out_dir: str | Path) -> list[Path]:
     with reading(ds, source), warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         figs, notes = figures_data.figures(ds) if kind_of(ds) == "backtest" else figures(ds)
+        figs += figures_band.figures(ds)
         page = build_html(ds, figs, notes, source)
     files = {f"{f.name}.png": f.png for f in figs}
     files["report.html"] = page.encode("utf-8")

@@ -96,6 +96,10 @@ def test_run_prints_and_stores_the_band_and_no_band_skips_it(cli, tmp_path):
     ds = sim.open_result(tmp_path / "r.zarr")
     assert list(ds["model_band"].values) == ["configured", "vol p10", "vol p50", "vol p90", "bootstrap"]
     assert float(ds["band_liquidation_probability"][0]) == float(ds["liquidation_probability"])
+    code, _, err = cli(["report", str(tmp_path / "r.zarr"), "--out", str(tmp_path / "rep")])
+    assert code == 0, err
+    assert (tmp_path / "rep" / "band.png").stat().st_size > 10_000
+    assert 'id="band"' in (tmp_path / "rep" / "report.html").read_text()
     code, out, _ = cli(["run", "configs/default.toml", "--paths", "4096", "-q", "--no-save", "--no-band"])
     assert code == 0 and "model band" not in out
     code, out, err = cli(["run", "configs/default.toml", "--paths", "4096", "--no-save",
