@@ -62,7 +62,7 @@ def direct(cfg, collateral: float) -> xr.Dataset:
 def flat_cli(tmp_path_factory):
     """``hedgesim margin`` on the seed example, written with --out and read back."""
     out = tmp_path_factory.mktemp("margin") / "curve.zarr"
-    code = main(["margin", str(SEED_EXAMPLE), "--set", "simulation.horizon=7d", "--paths", str(PATHS),
+    code = main(["margin", str(SEED_EXAMPLE), "--no-band", "--set", "simulation.horizon=7d", "--paths", str(PATHS),
                  "--target", "0.01", "--target", "0.02", "--target", "0.0001", "--out", str(out), "-q"])
     assert code == 0
     return sim.open_result(str(out))

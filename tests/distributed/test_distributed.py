@@ -222,7 +222,7 @@ def test_cli_one_worker_matches_single_process(tmp_path, capsys):
     from sim.cli.main import main
 
     out = tmp_path / "c.zarr"
-    code = main(["run", str(DEFAULT), "--paths", "3000", "--seed", "2", "--set", "simulation.horizon=2d", "--set",
+    code = main(["run", str(DEFAULT), "--paths", "3000", "--seed", "2", "--no-band", "--set", "simulation.horizon=2d", "--set",
                  "position.collateral=0.03", "--workers", "1", "--out", str(out)])
     cap = capsys.readouterr()
     assert code == 0, cap.err
@@ -244,7 +244,7 @@ def test_cli_bad_options(tmp_path, capsys, extra, message):
     from sim.cli.main import main
 
     out = tmp_path / ("r.zarr" if "--no-save" not in extra else "x.zarr")
-    code = main(["run", str(DEFAULT), "--paths", "2048", "-q", "--out", str(out), *extra])
+    code = main(["run", str(DEFAULT), "--paths", "2048", "-q", "--no-band", "--out", str(out), *extra])
     cap = capsys.readouterr()
     assert code == 2
     assert cap.err.startswith("hedgesim: error:") and message in cap.err
@@ -267,7 +267,7 @@ def test_single_machine_path_needs_no_dask():
     run = ("import sys, sim, sim.cli\n"
            f"cfg = sim.load_config({str(DEFAULT)!r}, overrides={{'simulation.horizon': '1d'}})\n"
            "sim.run(cfg, paths=2048, seed=1)\n"
-           f"assert sim.cli.main(['run', {str(DEFAULT)!r}, '--paths', '2048', '--set', 'simulation.horizon=1d', "
+           f"assert sim.cli.main(['run', {str(DEFAULT)!r}, '--paths', '2048', '--no-band', '--set', 'simulation.horizon=1d', "
            "'--no-save', '-q']) == 0\n")
     hide = ("import sys\nfor m in ('dask', 'distributed'):\n"
             "    sys.modules[m] = None  # import fails, as if not installed\n")

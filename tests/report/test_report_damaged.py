@@ -36,9 +36,9 @@ def good(tmp_path_factory):
     """A run with sample paths, a margin curve, and a report folder made from the run."""
     base = tmp_path_factory.mktemp("damaged")
     run, margin = base / "run.zarr", base / "margin.zarr"
-    assert main(["run", str(DEFAULT), "--paths", "3000", "--seed", "3", "-q", "--set", "simulation.horizon=3d",
+    assert main(["run", str(DEFAULT), "--paths", "3000", "--seed", "3", "-q", "--no-band", "--set", "simulation.horizon=3d",
                  "--set", "position.collateral=0.03", "--save-paths", "10", "--out", str(run)]) == 0
-    assert main(["margin", str(SEED_EXAMPLE), "--paths", "4000", "-q", "--set", "simulation.horizon=2d",
+    assert main(["margin", str(SEED_EXAMPLE), "--paths", "4000", "-q", "--no-band", "--set", "simulation.horizon=2d",
                  "--out", str(margin)]) == 0
     assert main(["report", str(run), "--out", str(base / "existing_report")]) == 0
     return {"run": run, "margin": margin, "report": base / "existing_report"}
