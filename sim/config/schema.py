@@ -162,6 +162,9 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "target_se": F("target_se", None, "", 'add paths until the liquidation probability SE reaches this '
                        '(absolute, e.g. 0.0005, or relative, e.g. "5%")'),
         "max_paths": F("int", 10_000_000, "paths", "path budget of the adaptive mode (target_se)", 1, 1e9),
+        "rng": F("str", "philox", "", "random-number generator: counter-based Philox4x64-10 (philox), or the "
+                 "SFC64 streams of earlier releases (sfc64; kept for one release to compare results)",
+                 choices=("philox", "sfc64")),
     },
     "output": {
         "path": F("str", "", "", 'result file (".zarr" or ".nc"); empty: results/<config name>.zarr on the CLI'),

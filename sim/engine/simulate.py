@@ -232,11 +232,9 @@ def simulate(cfg: Config, paths: int | None = None, seed: int | None = None, *,
             last = min(end, first + chunk)
             b0 = first // rng.BLOCK
             nb = rng.n_blocks(last - first)
-            gens = [rng.block_generators(seed, b0, nb, s) for s in rng.STREAMS]
-            # the exchange's default clock: its own stream, drawn only when a variant has default risk
-            gens.append(rng.block_generators(seed, b0, nb, rng.DEFAULT) if acc.default_on else gens[rng.MONITOR])
-            simulate_chunk(first, end, *gens, mk, acc, save_every, first_path,
-                           _chunk_view(out, first - first_path, last - first_path))
+            gens = rng.chunk_generators(cfg.simulation.rng, seed, b0, nb, acc.default_on)
+            simulate_chunk(first, end, np.uint64(seed), cfg.simulation.rng == "philox", *gens, mk, acc, save_every,
+                           first_path, _chunk_view(out, first - first_path, last - first_path))
             if bar is not None:
                 bar.update(last - first)
             elif callable(progress):

@@ -16,29 +16,34 @@ from numba import njit, prange
 from sim.kernel.account_pass import account_path
 from sim.kernel.managed_pass import managed_account_path
 from sim.kernel.market_pass import market_coefficients, market_path, reciprocals
-from sim.kernel.rng import BLOCK
+from sim.kernel import philox as px
+from sim.kernel.rng import BLOCK, DEFAULT
 
 
 @njit(cache=True, parallel=True)
-def simulate_chunk(first_path, total_paths, g_price, g_funding, g_basis, g_jumps, g_monitor, g_default,
-                   mk, acc, save_every, save_first, out):
-    """Simulate the blocks of one chunk. ``first_path`` is a multiple of BLOCK; generator
-    lists hold one generator per block of the chunk, in block order."""
+def simulate_chunk(first_path, total_paths, seed, philox, g_price, g_funding, g_basis, g_jumps, g_monitor,
+                   g_default, mk, acc, save_every, save_first, out):
+    """Simulate the blocks of one chunk. ``first_path`` is a multiple of BLOCK. With
+    ``philox`` (``simulation.rng = "philox"``) every path draws from the counter-based
+    streams of ``seed`` at its global index and the generator lists are placeholders;
+    otherwise they hold one sfc64 generator per block of the chunk, in block order."""
     n_blocks = len(g_price)
     for bi in prange(n_blocks):
         b = np.int64(bi)
         start = b * BLOCK
         n_here = min(BLOCK, total_paths - first_path - start)
-        _simulate_block(first_path + start, start, n_here, g_price[b], g_funding[b], g_basis[b],
+        _simulate_block(first_path + start, start, n_here, seed, philox, g_price[b], g_funding[b], g_basis[b],
                         g_jumps[b], g_monitor[b], g_default[b], mk, acc, save_every, save_first, out)
 
 
 # fused multiply-add contraction (more accurate, +8 % measured): results stay bitwise the
 # same across threads, chunks, shards and machines with the same CPU features (x86 since
-# 2013 has FMA; a cluster mixing CPUs with and without it would differ in the last bits)
-@njit(cache=True, fastmath={"contract"})
-def _simulate_block(global_first, local_first, n_paths, gp, gf, gb, gj, gm, gd, mk, acc, save_every, save_first,
-                    out):
+# 2013 has FMA; a cluster mixing CPUs with and without it would differ in the last bits);
+# numpy's error model (a division by zero gives inf, no exception): the branch-free random
+# number transforms vectorise only without Python's zero-division check
+@njit(cache=True, fastmath={"contract"}, error_model="numpy")
+def _simulate_block(global_first, local_first, n_paths, seed, philox, gp, gf, gb, gj, gm, gd, mk, acc, save_every,
+                    save_first, out):
     """Per path: one market pass writes the index, mark and funding path into small scratch
     buffers (a few KB, cache-resident); then each hedge account runs along them with its
     state in local variables. All accounts see the same market path (common random numbers)."""
@@ -52,7 +57,7 @@ def _simulate_block(global_first, local_first, n_paths, gp, gf, gb, gj, gm, gd, 
     # per-step rows of one path (see _market_path): price, basis and funding normals (kept
     # for the antithetic partner), bridge exponentials, bridge moves and higher end points,
     # diffusion moves and their exp
-    shocks = np.empty((8, steps + 1))
+    shocks = np.empty((8, steps + 5))  # 4 spare slots: counter-based rows are filled four at a time
     eq_path = np.empty(steps // save_every + 1)
     coef = market_coefficients(mk)
     n_saved_paths = out.saved.shape[0]
@@ -62,14 +67,16 @@ def _simulate_block(global_first, local_first, n_paths, gp, gf, gb, gj, gm, gd, 
         li = local_first + j
         mirror = mk.antithetic and (j % 2 == 1)  # blocks start at even paths: pairs never straddle
         out.log_weight[li] = market_path(gp, gf, gb, gj, gm, mk, coef, s_path, m_path, c_path, f_path,
-                                          shocks, mirror)
+                                          shocks, mirror, seed, gi, philox)
         for r in range(mk.report_steps.shape[0]):
             out.index_at[li, r] = s_path[mk.report_steps[r]]
         out.mark_T[li] = m_path[steps]
         si = gi - save_first  # row in out.saved (paths save_first, save_first + 1, ...)
         save = 0 <= si < n_saved_paths
         reciprocals(m_path, c_path, inv)
-        default_e = gd.standard_exponential() if acc.default_on else np.inf  # the exchange's default clock
+        default_e = np.inf  # the exchange's default clock
+        if acc.default_on:
+            default_e = px.exponential(px.block(seed, DEFAULT, gi, 0, 0)[0]) if philox else gd.standard_exponential()
         for v in range(V):
             if acc.managed[v]:
                 managed_account_path(v, acc, mk, s_path, m_path, c_path, inv, f_path, default_e, li, out,

@@ -26,6 +26,8 @@ import math
 import numpy as np
 from numba import njit
 
+from sim.kernel import philox as px
+from sim.kernel.rng import BASIS, FUNDING, JUMPS, MONITOR, PRICE
 from sim.market import bootstrap, kou, merton
 from sim.market.ou import ou_step
 
@@ -39,6 +41,17 @@ def jump_size(gen, mk):
     if mk.model == kou.CODE:
         return kou.draw_jump(gen, mk)
     return merton.draw_jump(gen, mk)
+
+
+@njit(cache=True, inline="always")
+def jump_of(w, mk):
+    """One log jump from the words of its Philox block (``w[0]`` is the waiting time):
+    u from w[1], a normal from w[2] and w[3], an exponential from w[2] (a model uses
+    either the normal or the exponential, so sharing w[2] keeps its variates independent)."""
+    z = px.normal_pair(w[2], w[3])[0]
+    if mk.model == kou.CODE:
+        return kou.jump_of(px.uniform(w[1]), z, px.exponential(w[2]), mk)
+    return merton.jump_of(px.uniform(w[1]), z, px.exponential(w[2]), mk)
 
 
 @njit(cache=True)
@@ -57,10 +70,16 @@ def market_coefficients(mk):
 
 
 @njit(cache=True, inline="always")
-def market_path(gp, gf, gb, gj, gm, mk, coef, s_path, m_path, c_path, f_path, shocks, mirror):
+def market_path(gp, gf, gb, gj, gm, mk, coef, s_path, m_path, c_path, f_path, shocks, mirror, seed, path, philox):
     """Index S, mark M = S (1 + b) and checked mark at every step; funding f at every
     funding time (f_path[k] = rate at t_k, before clamping). Returns the path's log
     likelihood ratio (importance sampling; 0 otherwise).
+
+    Random numbers: with ``philox`` the path's rows come from the counter-based streams
+    of (``seed``, stream) at global path index ``path`` (``sim.kernel.philox``, every row a
+    vectorised loop; the jumps take one Philox block per jump); otherwise from the sfc64
+    generators ``gp``..``gm`` of the path's block, drawn path after path. ``shocks`` rows
+    have 4 spare slots at the end (rows are filled four variates at a time).
 
     The basis draws one normal u per step for its part orthogonal to the price,
     c21 e2 + c22 e3 = r u. The funding innovation over an interval needs sum_j w_j e2_j;
@@ -110,37 +129,61 @@ def market_path(gp, gf, gb, gj, gm, mk, coef, s_path, m_path, c_path, f_path, sh
     # the path's variates first, each stream in its own tight loop (same order per stream
     # as drawing them step by step; the arithmetic loop below then makes no RNG calls
     # except for jumps); an antithetic odd path reuses its partner's normals, negated
-    z_row = shocks[0]
-    u_row = shocks[1]
-    f_row = shocks[2]
-    e_row = shocks[3]
-    d_row = shocks[4]
-    hi_row = shocks[5]
-    x_row = shocks[6]
-    g_row = shocks[7]
+    z_row = shocks[0, :steps + 1]
+    u_row = shocks[1, :steps + 1]
+    f_row = shocks[2, :steps + 1]
+    e_row = shocks[3, :steps + 1]
+    d_row = shocks[4, :steps + 1]
+    hi_row = shocks[5, :steps + 1]
+    x_row = shocks[6, :steps + 1]
+    g_row = shocks[7, :steps + 1]
     boot = mk.model == bootstrap.CODE
     if boot:  # recorded bars from the PRICE stream: standardised returns, moves, exp, high factors
-        bootstrap.fill_path(gp, mk, z_row, x_row, g_row, e_row)
+        if philox:  # a uniform (bar) and an exponential (block length) per step, in rows the loop overwrites
+            px.uniforms(seed, PRICE, path, 0, shocks[4], 1, steps)
+            px.exponentials(seed, PRICE, path, 1, shocks[5], 1, steps)
+            bootstrap.fill_path_from(d_row, hi_row, mk, z_row, x_row, g_row, e_row)
+        else:
+            bootstrap.fill_path(gp, mk, z_row, x_row, g_row, e_row)
     if not mirror:
         if not boot:
-            for i in range(1, steps + 1):
-                z_row[i] = gp.standard_normal()
+            if philox:
+                px.normals(seed, PRICE, path, 0, shocks[0], 1, steps)
+            else:
+                for i in range(1, steps + 1):
+                    z_row[i] = gp.standard_normal()
         if basis_on:
-            for i in range(1, steps + 1):
-                u_row[i] = gb.standard_normal()
+            if philox:
+                px.normals(seed, BASIS, path, 0, shocks[1], 1, steps)
+            else:
+                for i in range(1, steps + 1):
+                    u_row[i] = gb.standard_normal()
         else:
             u_row[:] = 0.0
         if funding_on:
-            for n in range(1, steps // k_f + 1):
-                f_row[n] = gf.standard_normal()
+            if philox:
+                px.normals(seed, FUNDING, path, 0, shocks[2], 1, steps // k_f)
+            else:
+                for n in range(1, steps // k_f + 1):
+                    f_row[n] = gf.standard_normal()
     if mk.continuous and not boot:
-        for i in range(1, steps + 1):
-            e_row[i] = gm.standard_exponential()
+        if philox:
+            px.exponentials(seed, MONITOR, path, 0, shocks[3], 1, steps)
+        else:
+            for i in range(1, steps + 1):
+                e_row[i] = gm.standard_exponential()
     # the index's diffusion moves and their exp, for every step at once (SIMD); under
     # importance sampling with the tilt on (the loop below redoes the steps after it stops)
     if not boot:
         diffusion_growth(mk, sign, z_row, x_row, g_row)
-    next_jump = gj.standard_exponential() / mk.jump_rate_dt if jumps_on else np.inf
+    n_jump = 0  # philox: jump n_jump takes block n_jump of the JUMPS stream (w[0]: its waiting time)
+    w = px.block(seed, JUMPS, path, 0, 0)  # (unused under sfc64)
+    if not jumps_on:
+        next_jump = np.inf
+    elif philox:
+        next_jump = px.exponential(w[0]) / mk.jump_rate_dt
+    else:
+        next_jump = gj.standard_exponential() / mk.jump_rate_dt
     for i in range(1, steps + 1):
         z = sign * z_row[i]
         u = sign * u_row[i]
@@ -156,8 +199,14 @@ def market_path(gp, gf, gb, gj, gm, mk, coef, s_path, m_path, c_path, f_path, sh
             growth = exp_small(dlog)
         jump = 0.0
         while next_jump <= i:  # exact Poisson count of jumps in (i-1, i]
-            jump += jump_size(gj, mk)
-            next_jump += gj.standard_exponential() / mk.jump_rate_dt
+            if philox:
+                jump += jump_of(w, mk)
+                n_jump += 1
+                w = px.block(seed, JUMPS, path, 0, n_jump)
+                next_jump += px.exponential(w[0]) / mk.jump_rate_dt
+            else:
+                jump += jump_size(gj, mk)
+                next_jump += gj.standard_exponential() / mk.jump_rate_dt
         s *= growth if jump == 0.0 else growth * math.exp(jump)
         bs = ou_step(bs, mk.b_mean, mk.b_a, mk.b_sd, c20 * e1 + r_b * u) + mk.basis_add[i]
         s_path[i] = s
@@ -206,7 +255,7 @@ def diffusion_growth(mk, sign, z_row, x_row, g_row):
     """x = log drift + vol (z + theta) and exp(x) for every step: a branch-free loop with
     the degree-6 polynomial (|x| < 1/64 on hourly steps), then libm's exp for the rare
     larger moves."""
-    steps = z_row.shape[0] - 1
+    steps = mk.steps
     theta = mk.is_theta
     drift = mk.log_drift
     vol = mk.vol

@@ -21,7 +21,8 @@ normals of the other models are not drawn: the funding and basis shocks correlat
 the price use the bar's standardised return r / sd instead (unit variance, so the
 configured correlations hold).
 
-The block draws use the path's own PRICE stream (``sim.kernel.rng``), so a path's bars do
+The block draws use the path's own PRICE stream (``sim.kernel.rng``; under the counter-based
+generator a uniform and an exponential per step, ``fill_path_from``), so a path's bars do
 not depend on threads, chunks or shards. The model cannot produce a move that is not in the
 sample: no crash larger than the worst recorded bar, no volatility regime the history did
 not see (docs/model.md, Historical simulation).
@@ -127,6 +128,46 @@ def fill_path(gen, mk, z_row, x_row, g_row, h_row):
     left = 0
     for i in range(1, steps + 1):
         j, left = next_bar(gen, j, left, n, mk.block_fixed, mk.block_bars, rate)
+        r = mk.hist_ret[j]
+        ratio = mk.vol[i] * inv_sd if sd > 0.0 else 1.0
+        x = mk.log_drift[i] + ratio * r
+        z_row[i] = r * inv_sd
+        x_row[i] = x
+        g_row[i] = math.exp(x)
+        h_row[i] = math.exp(max(x, 0.0) + ratio * mk.hist_exc[j])
+
+
+@njit(cache=True, inline="always")
+def next_bar_from(u, e, j, left, n, fixed, block_bars, rate):
+    """``next_bar`` with the step's variates given: u uniform in (0, 1) for the start of a
+    new block, e ~ Exp(1) for its geometric length (the counter-based generator's rows)."""
+    if left == 0:
+        j = min(int(u * n), n - 1)
+        if fixed:
+            left = int(block_bars)
+        elif rate == np.inf:
+            left = 1
+        else:
+            left = 1 + int(min(e / rate, 1e15))
+    else:
+        j += 1
+        if j == n:
+            j = 0
+    return j, left - 1
+
+
+@njit(cache=True, inline="always")
+def fill_path_from(u_row, e_row, mk, z_row, x_row, g_row, h_row):
+    """``fill_path`` with a uniform and an exponential per step given (``u_row``,
+    ``e_row``, steps 1..steps; used only at the steps that start a block)."""
+    n = mk.hist_ret.shape[0]
+    sd = mk.vol_sqrt_dt
+    inv_sd = 1.0 / sd if sd > 0.0 else 0.0
+    rate = length_rate(mk.block_bars)
+    j = 0
+    left = 0
+    for i in range(1, mk.steps + 1):
+        j, left = next_bar_from(u_row[i], e_row[i], j, left, n, mk.block_fixed, mk.block_bars, rate)
         r = mk.hist_ret[j]
         ratio = mk.vol[i] * inv_sd if sd > 0.0 else 1.0
         x = mk.log_drift[i] + ratio * r

@@ -44,6 +44,15 @@ def draw_jump(gen, mk):
     return -(mk.jump_down_mean * gen.standard_exponential())
 
 
+@njit(cache=True, inline="always")
+def jump_of(u, z, e, mk):
+    """One log jump size from given variates (u uniform, z normal, e exponential; the
+    counter-based generator): +up_mean e if u < jump_up_prob, else -down_mean e."""
+    if u < mk.jump_up_prob:
+        return mk.jump_up_mean * e
+    return -(mk.jump_down_mean * e)
+
+
 # ---------------------------------------------------------------------------------------
 # Kou (2002) double-exponential jump diffusion
 #

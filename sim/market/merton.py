@@ -45,3 +45,10 @@ def log_return_moments(mu: float, sigma: float, horizon_years: float, jump_inten
 def draw_jump(gen, mk):
     """One log jump size: normal(jump_mean, jump_std)."""
     return mk.jump_mean + mk.jump_std * gen.standard_normal()
+
+
+@njit(cache=True, inline="always")
+def jump_of(u, z, e, mk):
+    """One log jump size from given variates (u uniform, z normal, e exponential; the
+    counter-based generator): jump_mean + jump_std z."""
+    return mk.jump_mean + mk.jump_std * z

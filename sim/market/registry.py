@@ -3,8 +3,10 @@
 A price model is a module with ``NAME``, ``CODE`` (the kernel's branch for its jumps),
 ``JUMPS``, ``compensator(market)`` (lam k, the drift correction of its jumps),
 ``log_moments(market, horizon_years)`` (mean and variance of log S_T) and, when it has
-jumps, an ``@njit draw_jump(gen, mk)``. Adding a model: its module, one line here, one
-branch in ``sim.kernel.market_pass.jump_size`` if it has jumps, and its keys in
+jumps, an ``@njit draw_jump(gen, mk)`` (the sfc64 generator) and ``jump_of(u, z, e, mk)``
+(one log jump from a given uniform, normal and exponential: the counter-based generator).
+Adding a model: its module, one line here, one
+branch in ``sim.kernel.market_pass.jump_size`` and ``jump_of`` if it has jumps, and its keys in
 ``sim.config.schema`` (docs/architecture.md).
 """
 

@@ -193,7 +193,7 @@ def build_dataset(raw: RawRun) -> xr.Dataset:
         "path_steps_per_second": float(n * raw.market.steps / raw.wall_time) if raw.wall_time > 0 else math.nan,
         "variants": int(V),
         "threads": int(raw.threads),
-        "rng": rng.ALGORITHM,
+        "rng": rng.algorithm(cfg.simulation.rng),
         "rng_block_paths": int(rng.BLOCK),
         "numba_version": numba.__version__,
         "numpy_version": np.__version__,
