@@ -1,5 +1,6 @@
 """What every subcommand shares: the common options, loading the config they name, the
-result path they write and writing it.
+result path they write and writing it, the notes they print before simulating (a result
+about to be replaced, kernels about to be compiled) and labelled progress bars.
 
 Each raises ``UsageError`` / ``ConfigError`` / ``ResultFileError`` for invalid input,
 which ``sim.cli.main`` turns into one line on stderr and exit status 2.
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import shlex
 import sys
 from contextvars import ContextVar
@@ -18,6 +20,7 @@ from pathlib import Path
 from sim.config import load_config, parse_set_option, parse_sweep_option
 from sim.errors import InterruptedAfterWrite, ResultFileError, UsageError
 from sim.results import io, lock, meta
+from sim.results.kinds import kind_of
 
 _LOCKS: ContextVar[list | None] = ContextVar("hedgesim_cli_locks", default=None)
 
@@ -75,8 +78,9 @@ def session(args):
     text = "hedgesim " + (shlex.join(argv) if argv is not None else str(args.command))
     locks: list = []
     token = _LOCKS.set(locks)
+    given = {"set": list(getattr(args, "sets", None) or []), "sweep": list(getattr(args, "sweeps", None) or [])}
     try:
-        with meta.command_line(text):
+        with meta.command_line(text, given):
             yield
     finally:
         _LOCKS.reset(token)
@@ -91,6 +95,7 @@ def out_path(args, cfg, suffix: str = "") -> str | None:
     nothing there but a result of hedgesim's own (which the write replaces). None with
     ``--no-save``."""
     if args.no_save:
+        note_compiling(args, cfg)
         return None
     out = args.out or (cfg.output.path if not suffix else "") or str(Path("results") / f"{cfg.name}{suffix}.zarr")
     io.check_path(out)
@@ -98,8 +103,34 @@ def out_path(args, cfg, suffix: str = "") -> str | None:
     locks = _LOCKS.get()
     if locks is not None:
         locks.append(lock.acquire(out))
-    io.check_output(out)
+    if io.check_output(out):  # also with -q: a replaced result is not progress
+        print(f"hedgesim: {replacing_note(out, chosen=bool(args.out))}", file=sys.stderr)
+    note_compiling(args, cfg)
     return out
+
+
+def replacing_note(out: str, chosen: bool = True) -> str:
+    """What is about to be replaced at ``out`` (a result of hedgesim's own): its kind, date
+    and ``--set``/``--sweep`` options; ``chosen``: the user named the path (else it is the
+    config's default path, and ``--out`` would keep both)."""
+    what = "a hedgesim result"
+    try:
+        old = io.read(out, lazy=True)  # metadata only
+    except ResultFileError:
+        old = None
+    if old is not None:
+        a = old.attrs
+        created = str(a.get("created", "")).replace("T", " ").replace("Z", " UTC")
+        kind = kind_of(old)
+        what = f"a hedgesim {kind} result" if kind != "other" else what
+        if created:
+            what += f" from {created}"
+        given = meta.overrides_of(a)
+        opts = [f"--set {x}" for x in given["set"]] + [f"--sweep {x}" for x in given["sweep"]]
+        if opts:
+            what += " made with " + " ".join(opts)
+        old.close()
+    return f"replacing {out} ({what})" + ("" if chosen else "; give --out PATH to keep both")
 
 
 def _check_writable(out: str) -> None:
@@ -117,11 +148,17 @@ def write_result(ds, out: str) -> None:
     """Write ``ds`` to ``out`` atomically (replacing only a result of hedgesim's own): nothing
     is left under ``out`` (or a temporary name) on failure."""
     try:
-        io.write(ds, out)
+        io.write(ds, out, note=_note_unless_replacing)
     except ResultFileError:
         raise
     except OSError as exc:  # e.g. disk full, permission denied, a file in the way
         raise UsageError(f"result {out!r}: cannot be written ({exc.strerror or exc})") from None
+
+
+def _note_unless_replacing(text: str) -> None:
+    """Notes of the writer, but the replacement: ``out_path`` said so before simulating."""
+    if not text.startswith("replacing the existing result"):
+        lock.note_to_stderr(text)
 
 
 def write_and_print(ds, out: str | None, text: str, noun: str = "result") -> None:
@@ -144,3 +181,128 @@ def note_stress_scenarios(cfg) -> None:
     if cfg.stress:
         print(f"note: the {len(cfg.stress)} [[stress]] scenarios of this config are run by `hedgesim stress`",
               file=sys.stderr)
+
+
+# the compiled entry points (sim.kernel.driver) each command needs
+KERNELS = {"replay": ("replay_accounts",), "backtest": ("simulate_chunk", "replay_accounts")}
+
+
+def kernels_cold(names: tuple[str, ...] = ("simulate_chunk",)) -> bool:
+    """Whether numba is about to compile one of these kernels: neither compiled in this
+    process nor in numba's on-disk cache for this source and CPU (the dispatcher's cache
+    index; numba returns an empty index when the source changed). Reads one small index
+    file per kernel; False when it cannot tell (never a false alarm)."""
+    try:
+        from sim.kernel import driver
+    except ImportError:  # pragma: no cover - a broken install fails later, with its own message
+        return False
+    for name in names:
+        disp = getattr(driver, name, None)
+        if disp is None or disp.signatures:
+            continue
+        try:
+            index = disp._cache._cache_file._load_index()
+            magic = disp.targetctx.codegen().magic_tuple()
+            if any(isinstance(key, tuple) and len(key) > 1 and key[1] == magic for key in index):
+                continue
+        except Exception:  # noqa: BLE001 - numba internals differ: say nothing
+            continue
+        return True
+    return False
+
+
+def note_compiling(args, cfg=None) -> None:
+    """``compiling kernels (first run only) ...`` on stderr when the command is about to
+    compile (numba's cache is cold); nothing with ``-q`` or a warm cache."""
+    if getattr(args, "quiet", False):
+        return
+    names = KERNELS.get(getattr(args, "command", ""), ("simulate_chunk",))
+    if cfg is not None and any(st.get("type") == "replay" for st in (cfg.stress or [])):
+        names = (*names, "replay_accounts")
+    if kernels_cold(names):
+        print("hedgesim: compiling kernels (first run only; numba caches them) ...", file=sys.stderr, flush=True)
+
+
+class LabelledBars:
+    """Progress of a command that runs the engine several times (stress scenarios, the
+    frontier's collateral levels): a callable ``(done, total)`` for ``engine.simulate`` that
+    shows one tqdm bar per run, labelled from ``labels`` in order (a run past the list is
+    ``run k``). The first bar is shown at once; each completed run opens the next."""
+
+    def __init__(self, labels: list[str]):
+        self.labels = list(labels)
+        self.k = 0
+        self.bar = None
+        self._open(None)
+
+    def _label(self) -> str:
+        return self.labels[self.k] if self.k < len(self.labels) else f"run {self.k + 1}"
+
+    def _open(self, total: int | None) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=total, unit="path", unit_scale=True, file=sys.stderr, desc=self._label(),
+                        dynamic_ncols=True, leave=False)
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            self._open(total)
+        self.bar.total = total
+        self.bar.n = done
+        self.bar.refresh()
+        if done >= total:
+            self.bar.close()
+            self.k += 1
+            self.bar = None
+            if self.k < len(self.labels):
+                self._open(total)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+CALIBRATED = re.compile(r"^# hedgesim \S+ calibrate:")  # the first line of sim.data.calibrate.to_toml
+
+
+def check_config_out(path: str, force: bool) -> Path:
+    """Where ``hedgesim calibrate --out`` may write its TOML, checked before fitting: a new
+    file, or (with ``--force``) one that ``hedgesim calibrate`` wrote; never another file
+    (a hand-written config is not replaced, even with ``--force``)."""
+    p = Path(path)
+    where = f"--out {path!r}"
+    if p.suffix != ".toml":
+        raise UsageError(f'{where}: expected a ".toml" file name')
+    if p.is_dir():
+        raise UsageError(f"{where}: is a folder")
+    if not p.exists():
+        _check_writable(path)
+        return p
+    try:
+        with open(p, encoding="utf-8") as f:
+            first = f.readline()
+    except (OSError, UnicodeDecodeError):
+        first = ""
+    if not CALIBRATED.match(first):
+        raise UsageError(f"{where}: exists and is not a config written by hedgesim calibrate; not replacing it "
+                         "(choose another --out)")
+    if not force:
+        raise UsageError(f"{where}: exists (a config written by hedgesim calibrate); give --force to replace it, "
+                         "or choose another --out")
+    _check_writable(path)
+    print(f"hedgesim: replacing {path} (a config written by hedgesim calibrate)", file=sys.stderr)
+    return p
+
+
+def write_text(path: Path, text: str) -> None:
+    """``text`` to ``path`` through a temporary file in the same folder and a rename: a
+    failed or interrupted write leaves the previous file as it was."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = lock.temp_path(path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except BaseException:
+        io.remove(tmp)
+        raise

@@ -12,7 +12,7 @@ import sys
 
 import pandas as pd
 
-from sim.cli.common import load_config_args, out_path, write_and_print
+from sim.cli.common import check_config_out, load_config_args, out_path, write_and_print, write_text
 from sim.config import ConfigError, parse_duration
 from sim.data.calibrate import calibrate, to_toml
 from sim.data.layouts import parse_columns
@@ -64,6 +64,9 @@ def calibrate_cmd(args) -> int:
     if args.calibration_window and args.start:
         raise UsageError("--calibration-window and --start: give one (the look-back ends at --end)")
     choice = parse_choice(args.calibration_window or "all", **_choice_defaults(args))
+    if args.force and not args.out:
+        raise UsageError("--force belongs to --out (calibrate prints to stdout without it)")
+    target = check_config_out(args.out, args.force) if args.out else None  # before the fit, not after
     start = _time(args.start, "--start") if args.start else None
     end = _time(args.end, "--end", end_of_day=True) if args.end else None
     prices, funding = _data(args, log)
@@ -81,7 +84,12 @@ def calibrate_cmd(args) -> int:
             log(f"calibrate: {name}: logL {fit.loglik:,.1f} nats, AIC {fit.aic:,.1f}, KS D {fit.ks:.4f} "
                 f"over {fit.n:,} returns")
     command = "hedgesim " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["calibrate"] else ""
-    sys.stdout.write(to_toml(cal, args.model, args.drift, command))
+    text = to_toml(cal, args.model, args.drift, command)
+    if target is None:
+        sys.stdout.write(text)
+        return 0
+    write_text(target, text)
+    print(f"config written to {target}")
     return 0
 
 

@@ -59,6 +59,9 @@ def add_parsers(sub) -> None:
                    help='sample = the trailing LOOKBACK ending at --end ("365d", "3y", "all"; instead of --start); '
                         "a choice may carry +stress_weight=W, +vol_floor=L, +vol_buffer=B")
     _robust_args(c, many=False)
+    c.add_argument("--out", metavar="TOML", help="write the config fragment to this .toml file instead of stdout "
+                   "(a new file, or one hedgesim calibrate wrote with --force; never another file)")
+    c.add_argument("--force", action="store_true", help="with --out: replace a config hedgesim calibrate wrote")
     c.add_argument("-q", "--quiet", action="store_true", help="no diagnostics on stderr")
 
     r = sub.add_parser("replay", help="run the config's hedge along the realised price path (one window, or "

@@ -1,4 +1,5 @@
-"""Command line: ``hedgesim run | margin | stress | show | report | calibrate | replay | backtest``.
+"""Command line: ``hedgesim run | margin | stress | show | report | config | calibrate | replay |
+backtest | completion`` and ``hedgesim --version``.
 
 Exit status: 0 success, 2 invalid input (config, option, file), 1 unexpected error,
 130 interrupted by SIGINT (Ctrl-C) and 143 by SIGTERM, both only when nothing was written:
@@ -15,17 +16,20 @@ import signal
 import sys
 import threading
 
-from sim.cli import common, config_cmd, margin, report, run, show, stress
+from sim.cli import common, completion, config_cmd, margin, report, run, show, stress
 from sim.cli.data_args import add_parsers as add_data_parsers
 from sim.errors import ConfigError, InterruptedAfterWrite, ResultFileError, Terminated, UsageError
+from sim.results.meta import version
 
-COMMANDS = {"run": run, "margin": margin, "stress": stress, "show": show, "report": report, "config": config_cmd}
+COMMANDS = {"run": run, "margin": margin, "stress": stress, "show": show, "report": report, "config": config_cmd,
+            "completion": completion}
 DATA_COMMANDS = {"calibrate": "calibrate_cmd", "replay": "replay_cmd", "backtest": "backtest_cmd"}  # sim.cli.data
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hedgesim", description="Monte Carlo risk of a BTC stack hedged with a short "
                                 "inverse (or linear) perpetual.")
+    p.add_argument("--version", action="version", version=f"hedgesim {version()}")
     sub = p.add_subparsers(dest="command", required=True)
     for module in COMMANDS.values():
         module.add_parser(sub)
@@ -51,7 +55,7 @@ def _dispatch(args) -> int:
 STATUS = {signal.SIGINT: 130, signal.SIGTERM: 143}
 # what an interrupted command leaves: nothing of it (sim.results.io and sim.report.folder remove
 # their temporaries on KeyboardInterrupt, Terminated included)
-LEFT = {"report": "the report folder is as it was", "show": "", "calibrate": "", "config": ""}
+LEFT = {"report": "the report folder is as it was", "show": "", "calibrate": "", "config": "", "completion": ""}
 
 
 _received: list[int] = []  # the signals of the current command (a distributed run returns 130 for both)
@@ -76,7 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     """``hedgesim ARGS`` (``argv``: in-process, e.g. tests; None: the process's own
     command line, whose late signals are then ignored so the status decided here is the
     one the shell sees)."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.parser = parser  # hedgesim completion writes its script from it
     args.argv = sys.argv[1:] if argv is None else [str(a) for a in argv]  # recorded in results (attr command)
     own = threading.current_thread() is threading.main_thread()
     _received.clear()

@@ -14,6 +14,7 @@ import xarray as xr
 
 from sim.analysis.margin import MIN_EVENTS
 from sim.report.fmt import fmt_fixed, fmt_number, fmt_percent, fmt_probability
+from sim.report.header import override_lines
 from sim.report.text_band import format_band, format_margin_band
 from sim.report.text_policy import format_frontier, policy_rows
 from sim.report.text_data import format_backtest, format_replay
@@ -44,6 +45,7 @@ def format_summary(ds: xr.Dataset) -> str:
     lines = [f"hedgesim {a.get('hedgesim_version', '')} | {a.get('config_source', '')} | model {a.get('model')} | "
              f"{a.get('paths', 0):,} paths x {a.get('steps', 0):,} steps of {a.get('dt')} "
              f"= {a.get('horizon')} | seed {a.get('seed')}"]
+    lines += override_lines(a)
     if a.get("history"):
         lines.append(f"history resampled: {a['history']}")
     if a.get("stress"):
@@ -61,7 +63,8 @@ def format_summary(ds: xr.Dataset) -> str:
     wall = a.get("wall_time_s", math.nan)
     pss = a.get("path_steps_per_second", math.nan)
     v = a.get("variants", 1)
-    lines.append(f"wall time {wall:.2f} s, {pss / 1e6:.1f} M path-steps/s on {a.get('threads')} threads"
+    threads = a.get("threads")
+    lines.append(f"wall time {wall:.2f} s, {pss / 1e6:.1f} M path-steps/s on {threads} thread{'' if threads == 1 else 's'}"
                  + (f" ({v} hedge variants per path)" if v > 1 else ""))
     return "\n".join(lines)
 
@@ -198,7 +201,7 @@ def format_margin(ds: xr.Dataset, tiered: bool = False) -> str:
     unit = a.get("margin_unit", "BTC")
     paths = int(a.get("paths", 0))
     lines = [f"hedgesim margin | {a.get('config_source')} | {paths:,} paths x {int(a.get('steps', 0))} steps "
-             f"| seed {a.get('seed')}", f"method: {a['method']}"]
+             f"| seed {a.get('seed')}", *override_lines(a), f"method: {a['method']}"]
     if tiered:
         lines.append("tiered maintenance margin: the identity still holds exactly, because the tier depends on the "
                      "position value only, not on the collateral")
@@ -248,7 +251,7 @@ def format_stress(ds: xr.Dataset) -> str:
     """One row per [[stress]] scenario against the baseline (docs/stress.md)."""
     a = ds.attrs
     lines = [f"hedgesim stress | {a.get('config_source')} | {a.get('paths'):,} paths, horizon {a.get('horizon')} | "
-             f"seed {a.get('seed')} (same random numbers in every scenario)", ""]
+             f"seed {a.get('seed')} (same random numbers in every scenario)", *override_lines(a), ""]
     labels = [str(name) + (" (replay)" if str(t) == "replay" else "")
               for name, t in zip(ds["scenario"].values, ds["type"].values)]
     w = max(len("scenario"), *(len(x) for x in labels)) + 2

@@ -11,6 +11,7 @@ import pandas as pd
 import xarray as xr
 
 from sim.report.fmt import fmt_fixed
+from sim.report.header import override_lines
 
 
 def _money(x: float) -> str:
@@ -24,7 +25,8 @@ def _pct(x: float) -> str:
 def _header(ds: xr.Dataset, command: str) -> list[str]:
     """The command, config, data files and mark of a replay or backtest Dataset."""
     return [f"hedgesim {command} | {ds.attrs.get('config_source', '')} | prices {ds.attrs['prices']}",
-            f"funding: {ds.attrs['funding'] or 'config path (no file)'} | mark: {ds.attrs['mark']}"]
+            f"funding: {ds.attrs['funding'] or 'config path (no file)'} | mark: {ds.attrs['mark']}",
+            *override_lines(ds.attrs)]
 
 
 def format_replay(ds: xr.Dataset) -> str:

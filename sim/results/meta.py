@@ -4,8 +4,11 @@
   of the CLI, or the API call such as ``"sim.run(...)"``), ``hedgesim_version``, and
   ``long_name`` / ``units`` on every coordinate. Every builder of a result calls it: runs
   (``build_dataset``), margin curves, stress tables, replays, backtests, distributed runs.
-* ``command_line(text)``: the context in which ``stamp`` records a CLI command line
-  (``sim.cli`` enters it around each subcommand).
+* ``command_line(text, overrides)``: the context in which ``stamp`` records a CLI command
+  line (``sim.cli`` enters it around each subcommand) and its ``--set`` / ``--sweep``
+  options (attrs ``overrides`` and ``sweep_overrides``: JSON lists of the options' values,
+  e.g. ``["market.sigma=1.2"]``; absent when none was given). ``overrides_of(attrs)``
+  reads them back.
 * ``user_config(cfg)``: what the user wrote (after ``--set``/``--sweep``, with the path
   count and seed used), stored as the ``config_user`` attr: ``Config.from_user`` of it
   rebuilds the run's config, which ``sim.results.config_toml`` prints as TOML.
@@ -14,6 +17,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from contextvars import ContextVar
 from datetime import datetime, timezone
@@ -27,6 +31,8 @@ from sim.version import __version__
 FORMAT_VERSION = 1  # the result format written by this hedgesim (docs/outputs.md)
 
 _COMMAND: ContextVar[str | None] = ContextVar("hedgesim_command", default=None)
+_OVERRIDES: ContextVar[dict | None] = ContextVar("hedgesim_overrides", default=None)
+OVERRIDE_ATTRS = {"set": "overrides", "sweep": "sweep_overrides"}  # option -> attr (a JSON list)
 
 # coordinate name: (units, long_name), for coordinates whose builder did not set them
 COORDS = {
@@ -59,13 +65,30 @@ def utc_now() -> str:
 
 
 @contextlib.contextmanager
-def command_line(text: str):
-    """Within this block, ``stamp`` records ``text`` (a CLI command line) as ``command``."""
+def command_line(text: str, overrides: dict | None = None):
+    """Within this block, ``stamp`` records ``text`` (a CLI command line) as ``command``
+    and ``overrides`` (``{"set": [...], "sweep": [...]}``, the options' values) as the
+    ``overrides`` / ``sweep_overrides`` attrs."""
     token = _COMMAND.set(text)
+    token_o = _OVERRIDES.set(overrides)
     try:
         yield
     finally:
+        _OVERRIDES.reset(token_o)
         _COMMAND.reset(token)
+
+
+def overrides_of(attrs: dict) -> dict[str, list[str]]:
+    """The ``--set`` / ``--sweep`` options stored in a result's ``attrs``: ``{"set": [...],
+    "sweep": [...]}`` (empty lists when none was given or the attr is unreadable)."""
+    out: dict[str, list[str]] = {}
+    for option, attr in OVERRIDE_ATTRS.items():
+        try:
+            items = json.loads(attrs.get(attr) or "[]")
+        except (TypeError, ValueError):
+            items = []
+        out[option] = [str(x) for x in items] if isinstance(items, list) else []
+    return out
 
 
 def current_command(api: str) -> str:
@@ -77,6 +100,9 @@ def stamp(ds: xr.Dataset, api: str) -> xr.Dataset:
     """Add the format v1 attributes to ``ds`` (in place; returns it)."""
     ds.attrs.update({"format_version": FORMAT_VERSION, "created": utc_now(), "command": current_command(api),
                      "hedgesim_version": version()})
+    for option, items in (_OVERRIDES.get() or {}).items():
+        if items and option in OVERRIDE_ATTRS:
+            ds.attrs[OVERRIDE_ATTRS[option]] = json.dumps([str(x) for x in items])
     describe_coords(ds)
     return ds
 
