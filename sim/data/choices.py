@@ -120,9 +120,9 @@ def parse_choice(text: str, stress_weight: float | None = None, vol_floor: str |
             raise DataError(f"{what} {text!r}: {key} given twice")
         vals[key] = val.strip()
     sw = _fraction(vals["stress_weight"], f"{what} {text!r}: stress_weight", 1.0) if "stress_weight" in vals \
-        else (stress_weight or 0.0)
+        else _fraction(str(stress_weight or 0.0), "--stress-weight", 1.0)
     vb = _fraction(vals["vol_buffer"], f"{what} {text!r}: vol_buffer", 10.0) if "vol_buffer" in vals \
-        else (vol_buffer or 0.0)
+        else _fraction(str(vol_buffer or 0.0), "--vol-buffer", 10.0)
     fl = vals.get("vol_floor", vol_floor)
     floor_s = parse_lookback(fl, f"{what} {text!r}: vol_floor") if fl is not None else None
     return CalibrationChoice(window, float(sw), floor_s, float(vb))

@@ -46,6 +46,9 @@ def test_grammar_round_trips():
     ("+vol_buffer=0.1", "look-back first"),
 ])
 def test_grammar_errors(text, needle):
+    """(and the options' defaults are checked as the keys are)"""
+    with pytest.raises(DataError, match="--vol-buffer"):
+        parse_choice("365d", vol_buffer=-1.0)
     with pytest.raises(DataError, match=None) as exc:
         parse_choices(text)
     assert needle in str(exc.value)
