@@ -40,7 +40,8 @@ as each command line followed by its output. Attributes:
    on the code): hedgesim's notes that numba is compiling its kernels and that an
    existing result is being replaced.
 2. *Rewritten* when writing: the repository's absolute path becomes relative
-   (``/abs/checkout/results`` -> ``results``).
+   (``/abs/checkout/results`` -> ``results``), and so does its parent folder's
+   (``/abs/shared/data`` -> ``../shared/data``, where the market-history files are).
 3. *Masked* only when comparing (the docs keep the real figure of the machine that
    produced them): durations printed as a number followed by `` s`` (wall time, band time,
    "took 12 s"), ``M path-steps/s``, ``kpath/s`` and thread counts (``on 2 threads``),
@@ -258,14 +259,15 @@ def _run(cmd: list[str] | str, e: Example, stdin: str | None = None) -> str:
 
 def clean(text: str) -> list[str]:
     """Rules 1 and 2: drop state-dependent lines, make the repository's path relative."""
-    root = str(ROOT)
+    root, parent = str(ROOT), str(ROOT.parent)
     out = []
     for line in text.replace("\r\n", "\n").split("\n"):
         if "\r" in line:  # a progress bar redrawn in place: keep what was left on screen
             line = line.rsplit("\r", 1)[-1]
         if any(d.search(line) for d in DROP):
             continue
-        out.append(line.replace(root + "/", "").replace(root, ".").rstrip())
+        line = line.replace(root + "/", "").replace(root, ".")
+        out.append(line.replace(parent + "/", "../").rstrip())
     while out and out[-1] == "":
         out.pop()
     return out
