@@ -190,4 +190,5 @@ def bootstrap_fields(cfg: Config, hist: History) -> dict:
         vol_sqrt_dt=float(np.sqrt(np.mean(hist.returns ** 2))),
         hist_ret=hist.returns, hist_exc=hist.excess,
         block_bars=float(block), block_fixed=m.bootstrap == "fixed",
+        hist_corr=bootstrap.block_corrections(hist.returns, cfg.steps) if m.demean else np.zeros(cfg.steps + 1),
     )

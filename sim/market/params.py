@@ -50,6 +50,7 @@ class MarketParams:
     hist_exc: np.ndarray  # their high excursions above the higher close (log, >= 0)
     block_bars: float  # block length in bars (the mean for stationary blocks)
     block_fixed: bool  # fixed-length blocks (else geometric lengths)
+    hist_corr: np.ndarray  # (steps + 1,) extra drift correction per bar of a block of m bars
 
     @classmethod
     def from_config(cls, cfg: Config, history=None, *, with_sample: bool = True) -> "MarketParams":
@@ -67,7 +68,8 @@ class MarketParams:
                                              cfg.funding_every)
         b_a, b_sd = ou_coefficients(parse_duration(b.half_life) / YEAR_SECONDS, b.stationary_std, dt)
         sample = dict(log_drift_dt=(m.mu - comp - 0.5 * m.sigma**2) * dt, vol_sqrt_dt=m.sigma * math.sqrt(dt),
-                      hist_ret=np.zeros(0), hist_exc=np.zeros(0), block_bars=1.0, block_fixed=False)
+                      hist_ret=np.zeros(0), hist_exc=np.zeros(0), block_bars=1.0, block_fixed=False,
+                      hist_corr=np.zeros(1))
         if model is bootstrap and with_sample:
             sample = bootstrap_fields(cfg, resolve_history(cfg, history))
         return cls(
