@@ -27,7 +27,7 @@ as each command line followed by its output. Attributes:
   runs, the backtest, market-history files) only by ``make docs-examples``, and carry the
   line ``*Produced at commit ... on ... by make docs-examples ...*`` after the block;
 - ``status`` (default ``0``): the exit status every command of the block must return;
-- ``timeout`` (seconds; default 300 cheap, 7200 expensive);
+- ``timeout`` (seconds; default 900 cheap, 7200 expensive: generous, for a loaded machine);
 - ``kind=python``: the block is Python code, run with this interpreter from the
   repository root; its output is the ```` ```text ```` block that follows it (written by
   the tool);
@@ -241,7 +241,7 @@ def _env() -> dict:
 
 
 def _run(cmd: list[str] | str, e: Example, stdin: str | None = None) -> str:
-    timeout = float(e.attrs.get("timeout", 300 if e.cheap else 7200))
+    timeout = float(e.attrs.get("timeout", 900 if e.cheap else 7200))
     try:
         if isinstance(cmd, str):
             cmd = "set -o pipefail\n" + cmd  # a pipe fails when its first command does
