@@ -103,8 +103,10 @@ def alternatives(cfg: Config) -> tuple[list[Alternative], list[str]]:
 
 def key_figures(ds: xr.Dataset, targets: list[float] | None = None) -> dict[str, np.ndarray]:
     """The band's figures of one single-variant run Dataset."""
-    es = ds["expected_shortfall"].sel(portfolio="hedged", level=ES_LEVEL)
-    es_se = ds["expected_shortfall_se"].sel(portfolio="hedged", level=ES_LEVEL)
+    sel = {"portfolio": "hedged", "level": ES_LEVEL}
+    es, es_se = ds["expected_shortfall"].sel(sel), ds["expected_shortfall_se"].sel(sel)
+    if "time" in es.dims:  # report_at: the band shows the horizon
+        es, es_se = es.isel(time=-1), es_se.isel(time=-1)
     f = {"liquidation_probability": float(ds["liquidation_probability"]),
          "liquidation_probability_se": float(ds["liquidation_probability_se"]),
          "expected_shortfall": float(es), "expected_shortfall_se": float(es_se)}

@@ -45,7 +45,8 @@ def add_band_args(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--no-band", action="store_true",
                     help="skip the model band (the key figures under alternative models)")
     sp.add_argument("--band-paths", type=int, metavar="PATHS",
-                    help="paths per alternative model of the band (default: the run's, at most 100,000)")
+                    help="paths per alternative model of the band (default: the run's, at most 50,000, or "
+                         "what margin's smallest target needs)")
 
 
 def load_config_args(args, extra: dict | None = None):

@@ -106,3 +106,13 @@ def test_run_prints_and_stores_the_band_and_no_band_skips_it(cli, tmp_path):
                           "--sweep", "position.hedge_ratio=0.5,1"], band=True)
     assert code == 0 and "model band" not in out and "no model band for a sweep" in err
 
+
+
+def test_band_figures_of_a_run_with_report_times():
+    """With simulation.report_at the ES has a time dimension: the band takes the horizon's."""
+    cfg = sim.load_config("configs/default.toml", overrides={"simulation.horizon": "5d",
+                                                              "simulation.report_at": ["1d", "2d"]})
+    ds = sim.run(cfg, paths=2048)
+    f = band.key_figures(ds)
+    es = ds["expected_shortfall"].sel(portfolio="hedged", level=0.99, time=ds["time"].values[-1])
+    assert f["expected_shortfall"] == float(es)
