@@ -89,7 +89,8 @@ def stored_config(ds: xr.Dataset) -> dict:
 # --------------------------------------------------------------------------- figures
 
 
-def _plt():
+def plt_setup():
+    """matplotlib's pyplot on the Agg backend, with the reports' style."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -101,12 +102,13 @@ def _plt():
     return plt
 
 
-def _png(fig) -> bytes:
+def png_bytes(fig) -> bytes:
+    """The figure as PNG bytes; the figure is closed."""
     import io
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
-    _plt().close(fig)
+    plt_setup().close(fig)
     return buf.getvalue()
 
 
@@ -118,7 +120,7 @@ def _thousands(ax, axis="x"):
 
 
 def fig_pnl(ds: xr.Dataset) -> Figure:
-    plt = _plt()
+    plt = plt_setup()
     summ = first_variant(ds)
     h, u = summ["hedged_pnl"], summ["unhedged_pnl"]
     times = list(ds["time"].values) if "time" in h.dims else [None]
@@ -165,11 +167,11 @@ def fig_pnl(ds: xr.Dataset) -> Figure:
                   "all paths. Dashed "
                   "lines: VaR 99 %; dotted: ES 99 % (both losses, drawn at -VaR and -ES on the PnL axis). The "
                   "0.1 % most extreme outcomes on either side lie beyond the axes." +
-                  (" One panel per report time." if len(times) > 1 else ""), _png(fig))
+                  (" One panel per report time." if len(times) > 1 else ""), png_bytes(fig))
 
 
 def fig_liquidation_curve(curve: xr.Dataset, current: float, unit: str, note: str = "") -> Figure:
-    plt = _plt()
+    plt = plt_setup()
     dims = [d for d in curve["liquidation_probability"].dims if d != "collateral"]
     fig, ax = plt.subplots(figsize=(8.5, 4.8))
     combos = [{}] if not dims else [dict(zip(dims, idx)) for idx in np.ndindex(*[curve.sizes[d] for d in dims])][:6]
@@ -226,11 +228,11 @@ def fig_liquidation_curve(curve: xr.Dataset, current: float, unit: str, note: st
                   "Probability that the short is liquidated within the horizon for every collateral level, from "
                   "one simulation through the collateral identity P(liquidation | C) = P(required collateral >= C), "
                   "with its 95 % Wilson interval (shaded). The dashed line is the collateral of the config; dots "
-                  "mark the minimum collateral for each target probability (dotted lines).", _png(fig))
+                  "mark the minimum collateral for each target probability (dotted lines).", png_bytes(fig))
 
 
 def fig_fan(ds: xr.Dataset) -> Figure:
-    plt = _plt()
+    plt = plt_setup()
     t = ds["sample_time"].values
     idx = np.asarray(ds["sample_index"].values, dtype=float)
     mark = np.asarray(ds["sample_mark"].values, dtype=float)
@@ -267,11 +269,11 @@ def fig_fan(ds: xr.Dataset) -> Figure:
     return Figure("fan_chart", "Index and mark paths",
                   f"Quantile bands over the {k:,} stored sample paths (--save-paths), {show} of them drawn; x marks "
                   f"where a stored path's hedge is liquidated ({n_liq:,} of {k:,}). The dashed line is the mark that "
-                  "liquidates the fresh position (funding moves it a little over time).", _png(fig))
+                  "liquidates the fresh position (funding moves it a little over time).", png_bytes(fig))
 
 
 def fig_funding(ds: xr.Dataset) -> Figure | None:
-    plt = _plt()
+    plt = plt_setup()
     v = first_variant(ds)
     unit = ds["funding"].attrs.get("units", ds.attrs.get("margin_unit", "BTC"))
     q = v["funding_quantile"]
@@ -300,11 +302,11 @@ def fig_funding(ds: xr.Dataset) -> Figure | None:
     ax.legend(loc="upper left", framealpha=0.9)
     fig.tight_layout()
     return Figure("funding", "Funding", f"Funding paid to (+) or by (-) the short perpetual while it is open, per "
-                  f"path, in {unit}. Mean {m:+.6f} {unit}; a liquidated hedge stops collecting funding.", _png(fig))
+                  f"path, in {unit}. Mean {m:+.6f} {unit}; a liquidated hedge stops collecting funding.", png_bytes(fig))
 
 
 def fig_liquidation_time(ds: xr.Dataset) -> Figure | None:
-    plt = _plt()
+    plt = plt_setup()
     v = first_variant(ds)
     horizon = float(ds.attrs.get("horizon_days", math.nan))
     if not np.isfinite(horizon):
@@ -339,11 +341,11 @@ def fig_liquidation_time(ds: xr.Dataset) -> Figure | None:
     fig.tight_layout()
     return Figure("liquidation_time", "Time to liquidation",
                   "Histogram of liquidation times (share of all paths per bin) and the cumulative probability "
-                  "that the hedge has been liquidated by each time.", _png(fig))
+                  "that the hedge has been liquidated by each time.", png_bytes(fig))
 
 
 def fig_sweep(ds: xr.Dataset) -> Figure | None:
-    plt = _plt()
+    plt = plt_setup()
     dims = sweep_dims(ds)
     if not dims:
         return None
@@ -392,7 +394,7 @@ def fig_sweep(ds: xr.Dataset) -> Figure | None:
         ax.set_title(f"ES 99 % of hedged PnL over {dy.replace('_', ' ')} × {dx.replace('_', ' ')}{fixed}")
     fig.tight_layout()
     return Figure("sweep", "Sweep", "Expected shortfall at 99 % of hedged PnL at the horizon (USD, a loss) for each "
-                  "hedge variant, all evaluated on the same market paths; ± is the 95 % interval.", _png(fig))
+                  "hedge variant, all evaluated on the same market paths; ± is the 95 % interval.", png_bytes(fig))
 
 
 
@@ -400,7 +402,7 @@ def fig_frontier(ds: xr.Dataset) -> Figure:
     """``hedgesim margin --policy``: the reserve each on-exchange collateral needs to keep
     P(losing the hedge) at the target, and the expected total loss of those plans, the
     static plan and the best plan marked."""
-    plt = _plt()
+    plt = plt_setup()
     a = ds.attrs
     unit = a.get("margin_unit", "BTC")
     c = ds["collateral"].values
@@ -433,7 +435,7 @@ def fig_frontier(ds: xr.Dataset) -> Figure:
                   "Left: the smallest reserve that keeps the probability of losing the hedge at the target, for each "
                   "collateral kept on the exchange (none on the grid: not drawn). Right: the expected total loss "
                   "(equity forfeited at liquidations plus what an exchange default takes) of those plans.",
-                  _png(fig))
+                  png_bytes(fig))
 
 
 def _unit_of(ds: xr.Dataset, dim: str) -> str:

@@ -8,17 +8,9 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from sim.report.figures import Figure
+from sim.report.figures import Figure, plt_setup, png_bytes
 
 FIGURE_NAMES = {"band"}
-
-
-def _png(fig) -> bytes:
-    import io
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    return buf.getvalue()
 
 
 def _subtitle(ds: xr.Dataset) -> str:
@@ -31,11 +23,7 @@ def fig_band(ds: xr.Dataset) -> Figure | None:
     """``band.png`` of a run or a margin result with a model band (None without one)."""
     if "band_liquidation_probability" not in ds:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
+    plt = plt_setup()
     labels = [str(x) for x in ds["model_band"].values]
     y = np.arange(len(labels))
     if "band_min_collateral" in ds:
@@ -76,8 +64,7 @@ def fig_band(ds: xr.Dataset) -> Figure | None:
                    "alternative (total volatility at BTC's 10th/50th/90th percentile of 30-day realised volatility; "
                    "historical simulation), with 95 % intervals; the spread is the answer's model risk.")
     fig.suptitle(f"{title}\n{_subtitle(ds)}", fontsize=10)
-    png = _png(fig)
-    plt.close(fig)
+    png = png_bytes(fig)
     return Figure("band", title, caption, png)
 
 

@@ -14,32 +14,11 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from sim.report.figures import Figure
+from sim.report.figures import Figure, plt_setup, png_bytes
 
 FIGURE_NAMES = {"reliability", "forecasts"}
 DPI = 110
 MAX_LINES = 10  # methods drawn (the first ones; the table lists them all)
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    plt.rcParams.update({"figure.dpi": DPI, "axes.grid": True, "grid.alpha": 0.3, "axes.titlesize": 11,
-                         "axes.labelsize": 10, "legend.fontsize": 8, "xtick.labelsize": 9, "ytick.labelsize": 9,
-                         "axes.spines.top": False, "axes.spines.right": False})
-    return plt
-
-
-def _png(fig) -> bytes:
-    import io
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
-    _plt().close(fig)
-    return buf.getvalue()
 
 
 def methods(ds: xr.Dataset) -> list[tuple[str, dict]]:
@@ -52,7 +31,7 @@ def methods(ds: xr.Dataset) -> list[tuple[str, dict]]:
 
 
 def fig_reliability(ds: xr.Dataset) -> Figure:
-    plt = _plt()
+    plt = plt_setup()
     fig, ax = plt.subplots(figsize=(7.2, 5.6))
     ax.plot([0, 1], [0, 1], color="0.5", lw=1, ls="--", label="perfect calibration")
     ms = methods(ds)[:MAX_LINES]
@@ -87,11 +66,11 @@ def fig_reliability(ds: xr.Dataset) -> Figure:
                   + "): the mean forecast in it against the share of its windows that were liquidated, over the "
                   "non-overlapping windows (independent outcomes), with the 95 % Wilson interval of that share. "
                   "Points above the diagonal are windows liquidated more often than forecast. Few windows per bucket "
-                  "give wide intervals: read the figure with the Brier table's intervals.", _png(fig))
+                  "give wide intervals: read the figure with the Brier table's intervals.", png_bytes(fig))
 
 
 def fig_forecasts(ds: xr.Dataset) -> Figure:
-    plt = _plt()
+    plt = plt_setup()
     fig, ax = plt.subplots(figsize=(9.5, 4.6))
     t = pd.DatetimeIndex(ds["start"].values)
     for lab, sel in methods(ds)[:MAX_LINES]:
@@ -113,7 +92,7 @@ def fig_forecasts(ds: xr.Dataset) -> Figure:
     return Figure("forecasts", "Liquidation forecasts over time",
                   "The probability each method gave at each start that the hedge would be liquidated within the "
                   "window, the base rate known then (the liquidated share of the windows that had ended), and the "
-                  "windows that were liquidated (marks at the bottom).", _png(fig))
+                  "windows that were liquidated (marks at the bottom).", png_bytes(fig))
 
 
 def figures(ds: xr.Dataset) -> tuple[list[Figure], list[str]]:

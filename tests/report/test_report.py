@@ -28,20 +28,20 @@ SEED_EXAMPLE = ROOT / "configs" / "seed_example.toml"
 BASE = ["--paths", "4000", "--seed", "3", "-q", "--set", "simulation.horizon=5d", "--set", "position.collateral=0.03"]
 
 CASES = {
-    "plain": (["run", DEFAULT, *BASE], {"pnl", "liquidation_curve", "funding", "liquidation_time"}),
+    "plain": (["run", DEFAULT, *BASE], {"pnl", "liquidation_curve", "funding", "liquidation_time", "band"}),
     "save_paths": (["run", DEFAULT, *BASE, "--save-paths", "60"],
-                   {"pnl", "liquidation_curve", "funding", "liquidation_time", "fan_chart"}),
+                   {"pnl", "liquidation_curve", "funding", "liquidation_time", "fan_chart", "band"}),
     "sweep": (["run", DEFAULT, *BASE, "--sweep", "position.collateral=0.03,0.1,0.2",
                "--sweep", "position.hedge_ratio=0.5,1"],
               {"pnl", "liquidation_curve", "funding", "liquidation_time", "sweep"}),
     "sweep_1d": (["run", DEFAULT, *BASE, "--sweep", "position.hedge_ratio=0.5,0.8,1"],
                  {"pnl", "liquidation_curve", "funding", "liquidation_time", "sweep"}),
     "report_at": (["run", DEFAULT, *BASE, "--set", 'simulation.report_at=["1d","2d","3d"]'],
-                  {"pnl", "liquidation_curve", "funding", "liquidation_time"}),
+                  {"pnl", "liquidation_curve", "funding", "liquidation_time", "band"}),
     "no_funding": (["run", SEED_EXAMPLE, "--paths", "3000", "-q", "--set", "simulation.horizon=5d"],
-                   {"pnl", "liquidation_curve", "liquidation_time"}),
+                   {"pnl", "liquidation_curve", "liquidation_time", "band"}),
     "margin": (["margin", SEED_EXAMPLE, "--paths", "20000", "-q", "--set", "simulation.horizon=5d"],
-               {"liquidation_curve"}),
+               {"liquidation_curve", "band"}),
 }
 
 
@@ -52,7 +52,9 @@ def made(tmp_path_factory):
     out = {}
     for name, (argv, _) in CASES.items():
         result = base / f"{name}.zarr"
-        assert main([str(a) for a in argv] + ["--out", str(result)]) == 0, name
+        # the model band's own paths kept small (band.png is one of the figures)
+        extra = ["--band-paths", "2048"] if argv[0] in ("run", "margin") else []
+        assert main([str(a) for a in argv] + extra + ["--out", str(result)]) == 0, name
         folder = base / f"report_{name}"
         out[name] = (result, folder, make_report(result, folder))
     return out
@@ -110,7 +112,7 @@ def test_cli_report(made, tmp_path, capsys):
     result = made["plain"][0]
     assert main(["report", str(result), "--out", str(tmp_path / "r")]) == 0
     printed = capsys.readouterr().out.split()
-    assert printed[-1].endswith("report.html") and len(printed) == 5
+    assert printed[-1].endswith("report.html") and len(printed) == 6  # 4 figures, band.png, the page
     # a later report into the same folder drops figures of the earlier one that no longer apply
     assert main(["report", str(made["save_paths"][0]), "--out", str(tmp_path / "s")]) == 0
     assert (tmp_path / "s" / "fan_chart.png").exists()
