@@ -63,13 +63,13 @@ def _draw_philox(seed, n_paths, steps, k_f, basis_on, funding_on, jumps_on, cont
         acc = 0.0
         for j in range(min(rng_block, n_paths - b * rng_block)):
             path = b * rng_block + j
-            philox.normals(seed, rng.PRICE, path, 0, row[0], 1, steps)
+            philox.normals_row(seed, rng.PRICE, path, 0, row[0], 1, steps)
             if basis_on:
-                philox.normals(seed, rng.BASIS, path, 0, row[1], 1, steps)
+                philox.normals_row(seed, rng.BASIS, path, 0, row[1], 1, steps)
             if funding_on:
-                philox.normals(seed, rng.FUNDING, path, 0, row[2], 1, steps // k_f)
+                philox.normals_row(seed, rng.FUNDING, path, 0, row[2], 1, steps // k_f)
             if continuous:
-                philox.exponentials(seed, rng.MONITOR, path, 0, row[3], 1, steps)
+                philox.exponentials_row(seed, rng.MONITOR, path, 0, row[3], 1, steps)
             if jumps_on:
                 n = 0
                 w = philox.block(seed, rng.JUMPS, path, 0, 0)

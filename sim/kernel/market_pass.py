@@ -140,21 +140,21 @@ def market_path(gp, gf, gb, gj, gm, mk, coef, s_path, m_path, c_path, f_path, sh
     boot = mk.model == bootstrap.CODE
     if boot:  # recorded bars from the PRICE stream: standardised returns, moves, exp, high factors
         if philox:  # a uniform (bar) and an exponential (block length) per step, in rows the loop overwrites
-            px.uniforms(seed, PRICE, path, 0, shocks[4], 1, steps)
-            px.exponentials(seed, PRICE, path, 1, shocks[5], 1, steps)
+            px.uniforms_row(seed, PRICE, path, 0, shocks[4], 1, steps)
+            px.exponentials_row(seed, PRICE, path, 1, shocks[5], 1, steps)
             bootstrap.fill_path_from(d_row, hi_row, mk, z_row, x_row, g_row, e_row)
         else:
             bootstrap.fill_path(gp, mk, z_row, x_row, g_row, e_row)
     if not mirror:
         if not boot:
             if philox:
-                px.normals(seed, PRICE, path, 0, shocks[0], 1, steps)
+                px.normals_row(seed, PRICE, path, 0, shocks[0], 1, steps)
             else:
                 for i in range(1, steps + 1):
                     z_row[i] = gp.standard_normal()
         if basis_on:
             if philox:
-                px.normals(seed, BASIS, path, 0, shocks[1], 1, steps)
+                px.normals_row(seed, BASIS, path, 0, shocks[1], 1, steps)
             else:
                 for i in range(1, steps + 1):
                     u_row[i] = gb.standard_normal()
@@ -162,13 +162,13 @@ def market_path(gp, gf, gb, gj, gm, mk, coef, s_path, m_path, c_path, f_path, sh
             u_row[:] = 0.0
         if funding_on:
             if philox:
-                px.normals(seed, FUNDING, path, 0, shocks[2], 1, steps // k_f)
+                px.normals_row(seed, FUNDING, path, 0, shocks[2], 1, steps // k_f)
             else:
                 for n in range(1, steps // k_f + 1):
                     f_row[n] = gf.standard_normal()
     if mk.continuous and not boot:
         if philox:
-            px.exponentials(seed, MONITOR, path, 0, shocks[3], 1, steps)
+            px.exponentials_row(seed, MONITOR, path, 0, shocks[3], 1, steps)
         else:
             for i in range(1, steps + 1):
                 e_row[i] = gm.standard_exponential()
