@@ -2,7 +2,8 @@
 what it needs:
 
 - ``pnl.png``: hedged vs unhedged PnL at the horizon (one panel per report time when the
-  result has a ``time`` dim), VaR 99 % and ES 99 % marked;
+  result has a ``time`` dim), VaR 99 % and ES 99 % marked, and a tail panel: the
+  probability of a loss above x on a log scale, over every path to the worst (no clipping);
 - ``liquidation_curve.png``: liquidation probability against collateral (leverage on the
   top axis) with its 95 % band, the configured collateral and the minimum collateral per
   target marked; from a ``hedgesim margin`` curve, or from ``required_collateral`` of a run
@@ -15,6 +16,9 @@ what it needs:
   collateral needs, and the expected total loss of those plans;
 - ``sweep.png``: ES 99 % of hedged PnL over the sweep (a heat map over the first two
   sweep dims, a line over a single one).
+
+Every figure carries the config source, path count and horizon in its title
+(``sim.report.titles``).
 
 Per-path data are read a slice at a time, so large (distributed) stores are fine.
 """
@@ -29,6 +33,7 @@ import numpy as np
 import xarray as xr
 
 from sim.analysis.margin import margin_curve_of
+from sim.report.titles import stamp, subtitle
 from sim.results.kinds import first_variant, kind_of, sweep_dims
 
 SLICE = 1 << 20  # paths read at a time
@@ -127,8 +132,9 @@ def fig_pnl(ds: xr.Dataset) -> Figure:
     if len(times) > 6:  # at most six panels: evenly spread, always the horizon
         pick = sorted(set(np.linspace(0, len(times) - 1, 6).round().astype(int)))
         times = [times[i] for i in pick]
-    ncol = 2 if len(times) in (2, 4) else min(3, len(times))
-    nrow = -(-len(times) // ncol)
+    panels = len(times) + 1  # the last: the tail at the horizon, log scale
+    ncol = 2 if panels in (2, 4) else min(3, panels)
+    nrow = -(-panels // ncol)
     fig, axes = plt.subplots(nrow, ncol, figsize=(6.2 * ncol if ncol > 1 else 8.5, 4.3 * nrow if nrow > 1 else 4.6),
                              squeeze=False)
     for k, t in enumerate(times):
@@ -158,19 +164,69 @@ def fig_pnl(ds: xr.Dataset) -> Figure:
                      f"after {float(t):g} day{'' if float(t) == 1 else 's'}" + (" (horizon)" if horizon else ""))
         _thousands(ax)
         ax.legend(loc="upper right", frameon=True, framealpha=0.85, fontsize=8 if len(times) == 1 else 7.5)
-    for ax in list(axes.flat)[len(times):]:
+    _tail_panel(axes.flat[len(times)], ds, summ)
+    for ax in list(axes.flat)[panels:]:
         ax.set_visible(False)
-    fig.suptitle(f"Hedged vs unhedged PnL{_variant_label(ds)}", fontsize=12)
+    stamp(fig, ds, f"Hedged vs unhedged PnL{_variant_label(ds)}", fontsize=12)
     fig.tight_layout()
     return Figure("pnl", "PnL distributions", "Distribution of the portfolio PnL in USD (share of paths per bin), "
                   "hedged (stack + short perpetual + its margin account) against the same holdings unhedged, over "
                   "all paths. Dashed "
                   "lines: VaR 99 %; dotted: ES 99 % (both losses, drawn at -VaR and -ES on the PnL axis). The "
-                  "0.1 % most extreme outcomes on either side lie beyond the axes." +
+                  "0.1 % most extreme outcomes on either side lie beyond the axes of the histograms; the last panel "
+                  "shows every path: the share of paths losing more than x USD at the horizon, on a log scale, down "
+                  "to the single worst path." +
                   (" One panel per report time." if len(times) > 1 else ""), png_bytes(fig))
 
 
-def fig_liquidation_curve(curve: xr.Dataset, current: float, unit: str, note: str = "") -> Figure:
+def _tail_panel(ax, ds: xr.Dataset, summ: xr.Dataset) -> None:
+    """P(loss > x) at the horizon on a log scale, hedged and unhedged, over every path
+    (no clipping: down to 1 path in n), VaR 99 % and ES 99 % marked."""
+    n = ds.sizes["path"]
+    losses = {}
+    for name in ("hedged", "unhedged"):
+        da = summ[f"{name}_pnl"]
+        if "time" in da.dims:
+            da = da.isel(time=-1)
+        losses[name] = da
+    lo, hi = math.inf, -math.inf
+    for da in losses.values():
+        for s in _slices(n):
+            x = -_values(da.isel(path=s))
+            x = x[np.isfinite(x)]
+            if x.size:
+                lo, hi = min(lo, float(x.min())), max(hi, float(x.max()))
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        ax.set_visible(False)
+        return
+    if hi <= lo:
+        hi = lo + 1.0
+    bins = np.linspace(lo, hi + 1e-9 * max(1.0, abs(hi)), 2001)
+    left = hi
+    last = {} if "time" not in summ["value_at_risk"].dims else {"time": summ["time"].values[-1]}
+    for name, color in (("hedged", HEDGED), ("unhedged", UNHEDGED)):
+        counts = _hist(-losses[name], bins)  # histogram of the loss (the negated PnL)
+        above = counts[::-1].cumsum()[::-1] / n  # share of paths with a loss >= each left edge
+        keep = above > 0
+        ax.step(bins[:-1][keep], above[keep], where="post", color=color, lw=1.4, label=f"{name}")
+        half = np.flatnonzero(above <= 0.5)
+        left = min(left, bins[half[0]] if half.size else lo)
+        v = float(summ["value_at_risk"].sel(portfolio=name, level=0.99, **last))
+        e = float(summ["expected_shortfall"].sel(portfolio=name, level=0.99, **last))
+        ax.axvline(v, color=color, ls="--", lw=1.1)
+        ax.axvline(e, color=color, ls=":", lw=1.6)
+    ax.axhline(0.01, color="0.4", lw=0.8, ls="-.", label="1 % (VaR 99 %: dashed, ES 99 %: dotted)")
+    ax.set_yscale("log")
+    ax.set_ylim(0.5 / n, 1.0)
+    ax.set_xlim(left, hi + 0.02 * (hi - left))
+    ax.set_xlabel("loss at the horizon x (USD)")
+    ax.set_ylabel("share of paths losing more than x")
+    ax.set_title(f"tail: every path (worst = 1 in {n:,})")
+    _thousands(ax)
+    ax.legend(loc="lower left", framealpha=0.85, fontsize=7.5)
+
+
+def fig_liquidation_curve(curve: xr.Dataset, current: float, unit: str, note: str = "", sub: str = "") -> Figure:
     plt = plt_setup()
     dims = [d for d in curve["liquidation_probability"].dims if d != "collateral"]
     fig, ax = plt.subplots(figsize=(8.5, 4.8))
@@ -222,7 +278,7 @@ def fig_liquidation_curve(curve: xr.Dataset, current: float, unit: str, note: st
         top.set_xticks(levs)
         top.set_xticklabels([f"{lv:g}x" for lv in levs])
     ax.legend(loc="upper right", framealpha=0.9)
-    ax.set_title("Liquidation probability against collateral" + note)
+    ax.set_title("Liquidation probability against collateral" + note + (f"\n{sub}" if sub else ""))
     fig.tight_layout()
     return Figure("liquidation_curve", "Liquidation probability vs collateral",
                   "Probability that the short is liquidated within the horizon for every collateral level, from "
@@ -264,7 +320,7 @@ def fig_fan(ds: xr.Dataset) -> Figure:
         ax.legend(loc="lower left", ncol=3, framealpha=0.85, fontsize=7.5)
     axes[1].set_xlabel("time (days)")
     n_liq = liq_rows.size
-    fig.suptitle(f"Fan chart of index and mark{_variant_label(ds)}", fontsize=12)
+    stamp(fig, ds, f"Fan chart of index and mark{_variant_label(ds)}", fontsize=12)
     fig.tight_layout()
     return Figure("fan_chart", "Index and mark paths",
                   f"Quantile bands over the {k:,} stored sample paths (--save-paths), {show} of them drawn; x marks "
@@ -298,7 +354,7 @@ def fig_funding(ds: xr.Dataset) -> Figure | None:
     ax.set_xlabel(f"funding over the horizon ({unit}; + received, - paid)")
     ax.set_ylabel("share of paths (%)")
     ax.set_xlim(bins[0], bins[-1])
-    ax.set_title(f"Funding received by the short{_variant_label(ds)}")
+    ax.set_title(f"Funding received by the short{_variant_label(ds)}\n{subtitle(ds)}")
     ax.legend(loc="upper left", framealpha=0.9)
     fig.tight_layout()
     return Figure("funding", "Funding", f"Funding paid to (+) or by (-) the short perpetual while it is open, per "
@@ -337,7 +393,7 @@ def fig_liquidation_time(ds: xr.Dataset) -> Figure | None:
     ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], loc="upper left", framealpha=0.9)
     ax.set_xlim(0, horizon)
     ax.set_title(f"When the hedge is liquidated: {100 * p:.3g} % of paths within {horizon:g} days"
-                 f"{_variant_label(ds)}")
+                 f"{_variant_label(ds)}\n{subtitle(ds)}")
     fig.tight_layout()
     return Figure("liquidation_time", "Time to liquidation",
                   "Histogram of liquidation times (share of all paths per bin) and the cumulative probability "
@@ -370,7 +426,7 @@ def fig_sweep(ds: xr.Dataset) -> Figure | None:
         ax.set_ylabel("ES 99 % (USD, loss)")
         _thousands(ax, "y")
         ax.legend(framealpha=0.9)
-        ax.set_title(f"Expected shortfall 99 % of hedged PnL over the sweep of {d.replace('_', ' ')}")
+        ax.set_title(f"Expected shortfall 99 % of hedged PnL over the sweep of {d.replace('_', ' ')}\n{subtitle(ds)}")
     else:
         dy, dx = dims[0], dims[1]
         z = es.transpose(dy, dx).values
@@ -391,7 +447,8 @@ def fig_sweep(ds: xr.Dataset) -> Figure | None:
             dark = (val - lo) / (hi - lo) > 0.5 if hi > lo else False
             ax.text(j, i, f"{val:,.0f}\n±{1.96 * zse[i, j]:,.0f}", ha="center", va="center", fontsize=8.5,
                     color="white" if dark else "black")
-        ax.set_title(f"ES 99 % of hedged PnL over {dy.replace('_', ' ')} × {dx.replace('_', ' ')}{fixed}")
+        ax.set_title(f"ES 99 % of hedged PnL over {dy.replace('_', ' ')} × {dx.replace('_', ' ')}{fixed}"
+                     f"\n{subtitle(ds)}")
     fig.tight_layout()
     return Figure("sweep", "Sweep", "Expected shortfall at 99 % of hedged PnL at the horizon (USD, a loss) for each "
                   "hedge variant, all evaluated on the same market paths; ± is the 95 % interval.", png_bytes(fig))
@@ -430,7 +487,7 @@ def fig_frontier(ds: xr.Dataset) -> Figure:
     ax2.set_ylabel("expected total loss (USD)")
     ax2.set_title(f"exchange default {a.get('default_rate', 0):g}/yr, {100 * a.get('recovery_rate', 0):g} % recovered")
     ax2.legend()
-    fig.suptitle(f"{a.get('config_source', '')}: {a.get('paths', 0):,} paths, horizon {a.get('horizon')}", fontsize=10)
+    stamp(fig, ds)
     return Figure("frontier", "How much on the exchange, how much in reserve",
                   "Left: the smallest reserve that keeps the probability of losing the hedge at the target, for each "
                   "collateral kept on the exchange (none on the grid: not drawn). Right: the expected total loss "
@@ -457,7 +514,7 @@ def figures(ds: xr.Dataset) -> tuple[list[Figure], list[str]]:
     if kind == "margin":
         c = cfg.get("position", {}).get("collateral")
         current = math.nan if c is None else float(c)
-        figs.append(fig_liquidation_curve(ds, current, unit))
+        figs.append(fig_liquidation_curve(ds, current, unit, sub=subtitle(ds)))
         return figs, notes
     figs.append(fig_pnl(ds))
     if "reserve_used" in ds:
@@ -467,7 +524,8 @@ def figures(ds: xr.Dataset) -> tuple[list[Figure], list[str]]:
         curve, step = margin_curve_of(ds)
         note = "" if step == 1 else f" (from every {step}-th path: {curve.attrs['paths']:,} of {ds.sizes['path']:,})"
         v = first_variant(ds)
-        figs.append(fig_liquidation_curve(curve, float(v["collateral_posted"]), unit, note + _variant_label(ds)))
+        figs.append(fig_liquidation_curve(curve, float(v["collateral_posted"]), unit, note + _variant_label(ds),
+                                          sub=subtitle(ds)))
     else:
         notes.append("liquidation curve: not drawn (hedge_collateral = true: use hedgesim margin, which evaluates "
                      "a collateral grid directly)")

@@ -11,6 +11,7 @@ import base64
 import html
 import json
 import math
+import re
 import time
 import warnings
 from pathlib import Path
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from sim.report.answer import answer_html
 from sim.report.checks import check_result, reading
 from sim.report import figures_band, figures_data
 from sim.report.figures import FIGURE_NAMES, Figure, figures, stored_config
@@ -36,7 +38,8 @@ h1{font-size:1.5em;margin-bottom:.2em}h2{font-size:1.15em;margin-top:1.8em;borde
 .meta{color:#555;font-size:.92em}figure{margin:1.2em 0}figure img{max-width:100%;border:1px solid #eee}
 figcaption{font-size:.9em;color:#444;margin-top:.3em}pre{background:#f7f7f7;padding:.8em;overflow-x:auto;
 font-size:.82em;line-height:1.3}table.kv td{padding:.1em .8em .1em 0;font-size:.92em;vertical-align:top}
-.note{color:#666;font-size:.9em}
+.note{color:#666;font-size:.9em}#answer{background:#f4f8fc;border:1px solid #cfe0f0;padding:.2em 1.2em .8em;
+margin-top:1em}#answer p{margin:.5em 0}ul.assume{margin:.2em 0;padding-left:1.2em;font-size:.93em}
 """
 
 
@@ -54,17 +57,24 @@ def build_html(ds: xr.Dataset, figs: list[Figure], notes: list[str], source: str
             ("paths", f"{int(a.get('paths', 0)):,}"), ("seed", a.get("seed", "")),
             ("horizon", f"{a.get('horizon', '')} in steps of {a.get('dt', '')}"),
             ("hedgesim version", a.get("hedgesim_version", "")),
-            ("run time", f"{float(a.get('wall_time_s', math.nan)):.2f} s" + (
+            ("simulation run time", _seconds(a.get("wall_time_s")) + (
                 f" on {a['distributed_workers']} Dask workers" if a.get("distributed_workers") else
-                f" on {a.get('threads', '?')} threads")),
-            ("report made", time.strftime("%Y-%m-%d %H:%M:%S %Z"))]
+                f" on {a.get('threads', '?')} threads"))]
+    if "band_wall_time_s" in a:
+        meta.append(("model band run time", _seconds(a["band_wall_time_s"])
+                     + (f" ({int(a['band_paths']):,} paths per model)" if "band_paths" in a else "")))
+    meta += [("result written", a.get("created", "")),
+             ("report made", time.strftime("%Y-%m-%d %H:%M:%S %Z"))]
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
              f"<title>hedgesim report: {esc(str(a.get('config_source', source)))}</title>",
              f"<style>{CSS}</style></head><body>",
              f"<h1>hedgesim report</h1><p class=\"meta\">{esc(source)}</p>",
-             '<table class="kv">' + "".join(f"<tr><td><b>{esc(k)}</b></td><td>{esc(str(v))}</td></tr>"
-                                             for k, v in meta) + "</table>",
-             "<h2>Summary</h2>", f"<pre>{esc(format_result(ds))}</pre>", "<h2>Figures</h2>"]
+             answer_html(ds, cfg),
+             '<section id="run"><h2>The run</h2><table class="kv">'
+             + "".join(f"<tr><td><b>{esc(k)}</b></td><td>{esc(str(v))}</td></tr>" for k, v in meta)
+             + "</table></section>",
+             '<section id="summary"><h2>Summary</h2>', f"<pre>{esc(format_result(ds))}</pre></section>",
+             '<section id="figures"><h2>Figures</h2>']
     for f in figs:
         b64 = base64.b64encode(f.png).decode("ascii")
         parts.append(f'<figure id="{f.name}" data-file="{f.name}.png"><h3>{esc(f.title)}</h3>'
@@ -72,21 +82,69 @@ def build_html(ds: xr.Dataset, figs: list[Figure], notes: list[str], source: str
                      f"<figcaption>{esc(f.caption)}</figcaption></figure>")
     for n in notes:
         parts.append(f'<p class="note">{esc(n)}</p>')
-    parts += ["<h2>Config</h2>", f"<pre>{esc(_config_toml(cfg))}</pre>", "</body></html>"]
+    parts += ["</section>", '<section id="config"><h2>Config</h2>', f"<pre>{esc(config_toml(cfg))}</pre></section>",
+              "</body></html>"]
     return "\n".join(parts)
 
 
-def _config_toml(cfg: dict) -> str:
-    """The resolved config, TOML-like (what the result's attrs hold as JSON)."""
-    lines = []
-    for section, values in cfg.items():
-        if isinstance(values, dict):
-            lines.append(f"[{section}]")
-            lines += [f"{k} = {json.dumps(v)}" for k, v in values.items()]
-            lines.append("")
-        else:
-            lines.append(f"{section} = {json.dumps(values)}")
-    return "\n".join(lines).rstrip()
+SECTION_IDS = ("answer", "run", "summary", "figures", "config")  # the <section>s of every report.html
+_BARE = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _seconds(x) -> str:
+    try:
+        s = float(x)
+    except (TypeError, ValueError):
+        return "not recorded"
+    return "not recorded" if not math.isfinite(s) else f"{s:,.2f} s"
+
+
+def config_toml(cfg: dict) -> str:
+    """The resolved config as valid TOML: keys whose value is None are left out (TOML has
+    no null; a comment line names them), top-level values before the tables."""
+    dropped: list[str] = []
+
+    def value(v, where: str):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, int):
+            return str(v)
+        if isinstance(v, float):
+            return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf") if math.isinf(v) else repr(v)
+        if isinstance(v, str):
+            return json.dumps(v)  # a TOML basic string: JSON's escapes are TOML's
+        if isinstance(v, list):
+            return "[" + ", ".join(value(x, where) for x in v if x is not None) + "]"
+        if isinstance(v, dict):
+            return "{" + ", ".join(f"{key(k)} = {value(x, f'{where}.{k}')}" for k, x in v.items()
+                                   if x is not None or dropped.append(f"{where}.{k}")) + "}"
+        return json.dumps(str(v))
+
+    def key(k) -> str:
+        return k if _BARE.fullmatch(str(k)) else json.dumps(str(k))
+
+    def body(d: dict, where: str) -> list[str]:
+        out = []
+        for k, v in d.items():
+            if v is None:
+                dropped.append(f"{where}{k}")
+            else:
+                out.append(f"{key(k)} = {value(v, where + str(k))}")
+        return out
+
+    top = {k: v for k, v in cfg.items() if not isinstance(v, dict)
+           and not (isinstance(v, list) and v and all(isinstance(x, dict) for x in v))}
+    lines = body(top, "")
+    for section, v in cfg.items():
+        if isinstance(v, dict):
+            lines += ["", f"[{key(section)}]", *body(v, f"{section}.")]
+        elif isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
+            for item in v:
+                lines += ["", f"[[{key(section)}]]", *body(item, f"{section}.")]
+    text = "\n".join(lines).strip()
+    if dropped:
+        text = "# keys without a value (None: TOML has no null) are left out: " + ", ".join(dropped) + "\n\n" + text
+    return text
 
 
 def make_report(result: str | Path, out_dir: str | Path) -> list[Path]:

@@ -94,7 +94,7 @@ def test_html_embeds_every_figure_and_needs_no_network(made, name):
     # summary with units, config, seed, version, run time
     assert "liquidation probability" in page.lower()
     assert "[market]" in page and "<b>seed</b>" in page and "<b>hedgesim version</b>" in page
-    assert "<b>run time</b>" in page
+    assert "<b>simulation run time</b>" in page
 
 
 def test_report_times_get_one_panel_each(made):
@@ -135,3 +135,85 @@ def test_cli_report_bad_inputs(made, tmp_path, capsys):
     assert not (tmp_path / "r2").exists()
     assert main(["show", str(part)]) == 2  # nor is it shown as a result
     assert "not complete" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------- issue 15, item 4
+
+
+def _section(page: str, sid: str) -> str:
+    m = re.search(rf'<section id="{sid}">(.*?)</section>', page, re.S)
+    assert m, f"no section {sid}"
+    return m.group(1)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_config_dump_is_valid_toml(made, name):
+    import html as html_mod
+    import json
+    import tomllib
+
+    import xarray as xr
+
+    page = (made[name][1] / "report.html").read_text(encoding="utf-8")
+    text = html_mod.unescape(re.search(r"<pre>(.*?)</pre>", _section(page, "config"), re.S).group(1))
+    assert not re.search(r"=\s*null\b", text)
+    doc = tomllib.loads(text)
+    stored = json.loads(xr.open_zarr(made[name][0]).attrs["config"])
+    for section, body in stored.items():  # every key with a value, and only those
+        if isinstance(body, dict):
+            assert doc[section] == {k: v for k, v in body.items() if v is not None}, section
+    if any(v is None for b in stored.values() if isinstance(b, dict) for v in b.values()):
+        assert text.startswith("# keys without a value (None: TOML has no null) are left out: ")
+
+
+def test_answer_section_comes_first_in_plain_words(made):
+    page = (made["plain"][1] / "report.html").read_text(encoding="utf-8")
+    assert page.index('<section id="answer">') < page.index('<section id="run">') < page.index('id="summary"')
+    ans = _section(page, "answer")
+    assert re.search(r"liquidated within 5d on [\d.]+ % of the simulated paths \(95 % interval [\d.]+ % to "
+                     r"[\d.]+ %\)", ans)
+    assert re.search(r"hedged holdings lose [\d,]+ USD on average \(ES 99 %\), against [\d,]+ USD unhedged", ans)
+    assert "(VaR 99 %)" in ans and "Hedge effectiveness" in ans
+    assert re.search(r"Model risk: .* ranges from [\d.]+ % to [\d.]+ %", ans)
+    for key in ("price model", "volatility", "horizon", "paths", "collateral", "leverage", "exchange and fees",
+                "liquidation monitoring", "overrides"):
+        assert f"<b>{key}</b>" in ans, key
+    assert "50 % a year" in ans and "0.03 BTC" in ans and "taker fee 0.055 %" in ans
+    sweep = _section((made["sweep"][1] / "report.html").read_text(encoding="utf-8"), "answer")
+    assert "6 hedge variants" in sweep
+    margin = _section((made["margin"][1] / "report.html").read_text(encoding="utf-8"), "answer")
+    assert re.search(r"post at least [\d.]+ BTC of collateral", margin)
+
+
+def test_run_times_in_the_meta_table(made):
+    page = (made["plain"][1] / "report.html").read_text(encoding="utf-8")
+    run = _section(page, "run")
+    assert re.search(r"<b>simulation run time</b></td><td>[\d,]+\.\d\d s on", run)
+    assert re.search(r"<b>model band run time</b></td><td>[\d,]+\.\d\d s \(2,048 paths per model\)", run)
+    assert "<b>report made</b>" in run
+
+
+def test_every_figure_names_config_paths_and_horizon(made):
+    import xarray as xr
+
+    from sim.report.titles import subtitle
+
+    ds = xr.open_zarr(made["plain"][0])
+    assert subtitle(ds) == f"{ds.attrs['config_source']} · 4,000 paths · horizon 5d"
+    # each fig_* of sim.report.figures stamps it (a source check: the text is drawn into the PNG)
+    import inspect
+
+    import sim.report.figures as figures_mod
+
+    for name, fn in inspect.getmembers(figures_mod, inspect.isfunction):
+        if name.startswith("fig_"):
+            assert "stamp(" in inspect.getsource(fn) or "sub" in inspect.signature(fn).parameters \
+                or "subtitle(ds)" in inspect.getsource(fn), name
+
+
+def test_pnl_has_a_log_scale_tail_panel(made):
+    _, plain, _ = made["plain"]
+    w, h = png_size(plain / "pnl.png")
+    assert w > 1.6 * h  # two panels side by side: the histogram and the tail
+    page = (plain / "report.html").read_text(encoding="utf-8")
+    assert "down to the single worst path" in page
