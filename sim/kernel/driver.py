@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from sim.kernel.account_lanes import BUFFER, account_lanes, lane_plan
 from sim.kernel.account_pass import account_path
 from sim.kernel.managed_pass import managed_account_path
 from sim.kernel.market_pass import market_coefficients, market_path, reciprocals
@@ -60,6 +61,8 @@ def _simulate_block(global_first, local_first, n_paths, seed, philox, gp, gf, gb
     shocks = np.empty((8, steps + 5))  # 4 spare slots: counter-based rows are filled four at a time
     eq_path = np.empty(steps // save_every + 1)
     coef = market_coefficients(mk)
+    lanes, in_lanes = lane_plan(acc)  # static flat-rate variants of a sweep: advanced together (SIMD)
+    lane_buf = np.empty(BUFFER)
     n_saved_paths = out.saved.shape[0]
     V = acc.kind.shape[0]
     for j in range(n_paths):
@@ -81,9 +84,12 @@ def _simulate_block(global_first, local_first, n_paths, seed, philox, gp, gf, gb
             if acc.managed[v]:
                 managed_account_path(v, acc, mk, s_path, m_path, c_path, inv, f_path, default_e, li, out,
                                      save and v == 0, save_every, eq_path)
-            else:
+            elif not in_lanes[v]:
                 account_path(v, acc, mk, s_path, m_path, c_path, inv, f_path, li, out, save and v == 0,
                              save_every, eq_path)
+        if lanes.shape[0] > 0:
+            account_lanes(lane_buf, lanes, acc, mk, s_path, m_path, inv, c_path, f_path, li, out, save, save_every,
+                          eq_path)
         if save:
             for k in range(steps // save_every + 1):
                 i = k * save_every

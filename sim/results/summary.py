@@ -15,6 +15,7 @@ from sim.results.policy_summary import policy_summary_vars, summarize_policy
 LEVELS = np.array([0.95, 0.99, 0.999])
 QUANTILES = np.array([0.001, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 0.999])
 PORTFOLIOS = ["hedged", "unhedged"]
+_BLOCK = 2048  # paths per block of a transposition (_rows)
 
 
 def summarize(ds: xr.Dataset) -> xr.Dataset:
@@ -26,62 +27,95 @@ def summarize(ds: xr.Dataset) -> xr.Dataset:
 
     if "weight" in ds:
         return _summarize_weighted(ds, m_unit)
-    liq = xr.apply_ufunc(
-        lambda x: np.array(stats.proportion(x)), ds["liquidated"],
-        input_core_dims=[["path"]], output_core_dims=[["_stat"]], vectorize=True,
-        dask="forbidden")
-    for k, suffix in enumerate(["", "_se", "_low", "_high"]):
-        ds["liquidation_probability" + suffix] = liq.isel(_stat=k)
-    ds["liquidation_probability"].attrs = {"units": "1", "long_name": "probability that the hedge is liquidated within the horizon"}
-    ds["liquidation_probability_se"].attrs = {"units": "1", "long_name": "standard error of the liquidation probability"}
-    ds["liquidation_probability_low"].attrs = {"units": "1", "long_name": "95 % Wilson interval, lower end"}
-    ds["liquidation_probability_high"].attrs = {"units": "1", "long_name": "95 % Wilson interval, upper end"}
+    ds.update(_plain_summary(ds, m_unit))
+    _paired_and_shortfall(ds)
+    summarize_policy(ds, m_unit, QUANTILES)
+    ds["level"].attrs = {"units": "1", "long_name": "confidence level of VaR / ES"}
+    ds["quantile_level"].attrs = {"units": "1", "long_name": "probability level of the quantile"}
+    return ds
 
-    def by_portfolio(fn, out_dims):
-        # one portfolio at a time: no concatenated copy of the per-path PnL in memory
-        parts = [xr.apply_ufunc(fn, ds[f"{p}_pnl"], input_core_dims=[["path"]], output_core_dims=[out_dims],
-                                vectorize=True) for p in PORTFOLIOS]
-        return xr.concat(parts, dim="portfolio").assign_coords(portfolio=PORTFOLIOS)
 
-    def _risk(x):
-        v, vse, e, ese = stats.var_es(x, LEVELS)
-        return np.stack([v, vse, e, ese])
+def _rows(da: xr.DataArray) -> tuple[np.ndarray, tuple, tuple]:
+    """A per-path variable as rows: (M, n), path last and C-contiguous (one copy when path
+    is not already last), with the other dims and their shape. Each row is the sample that
+    ``xr.apply_ufunc(..., input_core_dims=[["path"]], vectorize=True)`` would hand over."""
+    others = tuple(d for d in da.dims if d != "path")
+    x = da.transpose("path", *others).values
+    n = x.shape[0]
+    x = x.reshape(n, -1)
+    if x.shape[1] == 1 or x.strides[0] != x.shape[1] * x.itemsize:
+        rows = np.ascontiguousarray(x.T)
+    else:  # (n, M) C-contiguous: transposed in blocks of paths that stay in cache (3x faster)
+        rows = np.empty((x.shape[1], n), dtype=x.dtype)
+        for i in range(0, n, _BLOCK):
+            rows[:, i:i + _BLOCK] = x[i:i + _BLOCK].T
+    return rows, others, da.transpose(*others, "path").shape[:-1]
 
-    risk = by_portfolio(_risk, ["_stat", "level"]).assign_coords(level=LEVELS)
-    ds["value_at_risk"] = risk.isel(_stat=0).assign_attrs(units="USD", long_name="value at risk of PnL (positive = loss)")
-    ds["value_at_risk_se"] = risk.isel(_stat=1).assign_attrs(units="USD", long_name="standard error of VaR (order statistics)")
-    ds["expected_shortfall"] = risk.isel(_stat=2).assign_attrs(units="USD", long_name="expected shortfall of PnL (positive = loss)")
-    ds["expected_shortfall_se"] = risk.isel(_stat=3).assign_attrs(units="USD", long_name="standard error of ES")
 
-    mom = by_portfolio(lambda x: np.array(stats.mean_se(x)), ["_stat"])
-    ds["pnl_mean"] = mom.isel(_stat=0).assign_attrs(units="USD", long_name="mean PnL")
-    ds["pnl_mean_se"] = mom.isel(_stat=1).assign_attrs(units="USD", long_name="standard error of the mean PnL")
-    ds["pnl_std"] = mom.isel(_stat=2).assign_attrs(units="USD", long_name="standard deviation of PnL")
-    ds["pnl_quantile"] = by_portfolio(lambda x: stats.quantiles(x, QUANTILES), ["quantile_level"]).assign_coords(
-        quantile_level=QUANTILES).assign_attrs(
-        units="USD", long_name="quantiles of PnL")
+def _plain_summary(ds: xr.Dataset, m_unit: str) -> dict:
+    """The summary without importance weights, row by row over the per-path arrays (each
+    variant's sample is one contiguous row; no xarray call per variant), then set in one
+    update. Every figure is computed by the same estimator on the same sample as the
+    per-variant ``apply_ufunc`` version this replaced, so bitwise the same."""
+    new = {}
+
+    def put(name, values, dims, units, long_name):
+        new[name] = xr.DataArray(values, dims=dims, attrs={"units": units, "long_name": long_name})
+
+    liq, ldims, lshape = _rows(ds["liquidated"])
+    n = liq.shape[1]
+    lp = np.array([stats.proportion_of_count(int(k), n) for k in np.count_nonzero(liq, axis=1)]).reshape(lshape + (4,))
+    for k, (suffix, ln) in enumerate([("", "probability that the hedge is liquidated within the horizon"),
+                                      ("_se", "standard error of the liquidation probability"),
+                                      ("_low", "95 % Wilson interval, lower end"),
+                                      ("_high", "95 % Wilson interval, upper end")]):
+        put("liquidation_probability" + suffix, lp[..., k], ldims, "1", ln)
+
+    # one portfolio at a time: no concatenated copy of the per-path PnL in memory
+    risk, mom, pq, qi = [], [], [], []
+    for p in PORTFOLIOS:
+        x, pdims, pshape = _rows(ds[f"{p}_pnl"])
+        risk.append(np.array([np.stack(stats.var_es(row, LEVELS)) for row in x]).reshape(pshape + (4, LEVELS.size)))
+        mom.append(np.array([stats.mean_se(row) for row in x]).reshape(pshape + (3,)))
+        qq = [stats.quantiles_with_interval(row, QUANTILES) for row in x]
+        pq.append(np.array([a for a, _ in qq]).reshape(pshape + (QUANTILES.size,)))
+        qi.append(np.array([b for _, b in qq]).reshape(pshape + (2, QUANTILES.size)))
+        del x
+    risk, mom, pq, qi = np.stack(risk), np.stack(mom), np.stack(pq), np.stack(qi)
+    pdims = ("portfolio",) + pdims
+    for k, (name, ln) in enumerate([("value_at_risk", "value at risk of PnL (positive = loss)"),
+                                    ("value_at_risk_se", "standard error of VaR (order statistics)"),
+                                    ("expected_shortfall", "expected shortfall of PnL (positive = loss)"),
+                                    ("expected_shortfall_se", "standard error of ES")]):
+        put(name, risk[..., k, :], pdims + ("level",), "USD", ln)
+    put("pnl_mean", mom[..., 0], pdims, "USD", "mean PnL")
+    put("pnl_mean_se", mom[..., 1], pdims, "USD", "standard error of the mean PnL")
+    put("pnl_std", mom[..., 2], pdims, "USD", "standard deviation of PnL")
+    put("pnl_quantile", pq, pdims + ("quantile_level",), "USD", "quantiles of PnL")
     var_h = ds["hedged_value"].var("path", ddof=1)
     var_u = ds["unhedged_value"].var("path", ddof=1)
-    ds["hedge_effectiveness"] = xr.where(var_u > 0, 1.0 - var_h / var_u.where(var_u > 0), np.nan).assign_attrs(
+    new["hedge_effectiveness"] = xr.where(var_u > 0, 1.0 - var_h / var_u.where(var_u > 0), np.nan).assign_attrs(
         units="1", long_name="1 - Var(hedged PnL) / Var(unhedged PnL) (NaN when the unhedged PnL does not vary)")
-    ds["hedge_effectiveness_se"] = xr.apply_ufunc(
-        stats.hedge_effectiveness_batch_se, ds["hedged_value"], ds["unhedged_value"], input_core_dims=[["path"], ["path"]],
-        vectorize=True).assign_attrs(units="1", long_name="standard error of hedge effectiveness (20 batch means)")
-    q = by_portfolio(lambda x: stats.quantile_interval(x, QUANTILES), ["_stat", "quantile_level"]).assign_coords(
-        quantile_level=QUANTILES)
-    ds["pnl_quantile_low"] = q.isel(_stat=0).assign_attrs(units="USD", long_name="95 % interval of the PnL quantile, lower (order statistics)")
-    ds["pnl_quantile_high"] = q.isel(_stat=1).assign_attrs(units="USD", long_name="95 % interval of the PnL quantile, upper")
-
+    h, vdims, vshape = _rows(ds["hedged_value"])
+    u, _, _ = _rows(ds["unhedged_value"].transpose(*ds["hedged_value"].dims))
+    put("hedge_effectiveness_se", np.array([stats.hedge_effectiveness_batch_se(a, b) for a, b in zip(h, u)],
+                                           dtype=np.float64).reshape(vshape), vdims, "1",
+        "standard error of hedge effectiveness (20 batch means)")
+    del h, u
+    put("pnl_quantile_low", qi[..., 0, :], pdims + ("quantile_level",), "USD",
+        "95 % interval of the PnL quantile, lower (order statistics)")
+    put("pnl_quantile_high", qi[..., 1, :], pdims + ("quantile_level",), "USD",
+        "95 % interval of the PnL quantile, upper")
     for name, src, units, ln in [
         ("funding_mean", "funding", m_unit, "mean funding received (negative: paid)"),
         ("funding_usd_mean", "funding_usd", "USD", "mean funding received, valued in USD when received"),
         ("fees_mean", "fees", m_unit, "mean taker fees paid"),
         ("max_drawdown_mean", "max_drawdown", "USD", "mean maximum drawdown of the hedged portfolio"),
     ]:
-        fm = xr.apply_ufunc(lambda x: np.array(stats.mean_se(x)[:2]), ds[src], input_core_dims=[["path"]],
-                            output_core_dims=[["_stat"]], vectorize=True)
-        ds[name] = fm.isel(_stat=0).assign_attrs(units=units, long_name=ln)
-        ds[name + "_se"] = fm.isel(_stat=1).assign_attrs(units=units, long_name="standard error of " + name)
+        x, xdims, xshape = _rows(ds[src])
+        fm = np.array([stats.mean_se(row)[:2] for row in x]).reshape(xshape + (2,))
+        put(name, fm[..., 0], xdims, units, ln)
+        put(name + "_se", fm[..., 1], xdims, units, "standard error of " + name)
     # distributions of tail quantities (quantiles over paths; liquidation time among liquidated paths)
     for name, src, units, ln in [
         ("liquidation_time_quantile", "liquidation_time", "days", "quantiles of the time to liquidation, "
@@ -89,15 +123,10 @@ def summarize(ds: xr.Dataset) -> xr.Dataset:
         ("funding_quantile", "funding", m_unit, "quantiles of funding received"),
         ("max_drawdown_quantile", "max_drawdown", "USD", "quantiles of the hedged portfolio's maximum drawdown"),
     ]:
-        ds[name] = xr.apply_ufunc(_nanquantiles, ds[src], input_core_dims=[["path"]],
-                                  output_core_dims=[["quantile_level"]], vectorize=True).assign_coords(
-            quantile_level=QUANTILES).assign_attrs(units=units, long_name=ln)
-
-    _paired_and_shortfall(ds)
-    summarize_policy(ds, m_unit, QUANTILES)
-    ds["level"].attrs = {"units": "1", "long_name": "confidence level of VaR / ES"}
-    ds["quantile_level"].attrs = {"units": "1", "long_name": "probability level of the quantile"}
-    return ds
+        x, xdims, xshape = _rows(ds[src])
+        put(name, np.array([_nanquantiles(row) for row in x]).reshape(xshape + (QUANTILES.size,)),
+            xdims + ("quantile_level",), units, ln)
+    return new
 
 
 def _summarize_weighted(ds: xr.Dataset, m_unit: str) -> xr.Dataset:
@@ -191,12 +220,15 @@ def _paired_and_shortfall(ds: xr.Dataset, w: xr.DataArray | None = None) -> None
         return xr.apply_ufunc(fn, *args, input_core_dims=[["path"]] * len(args),
                               output_core_dims=[["_stat", "level"]], vectorize=True).assign_coords(level=LEVELS)
 
-    d = es_diff(ds["hedged_pnl"], ds["unhedged_pnl"])
+    sweep_dims = [dim for dim in ds["liquidated"].dims if dim != "path"]
+    if w is None:
+        d, e = _plain_es_pairs(ds, bool(sweep_dims))
+    else:
+        d = es_diff(ds["hedged_pnl"], ds["unhedged_pnl"])
     ds["es_hedged_minus_unhedged"] = d.isel(_stat=0).assign_attrs(
         units="USD", long_name="ES of hedged PnL minus ES of unhedged PnL, same paths" + tag)
     ds["es_hedged_minus_unhedged_se"] = d.isel(_stat=1).assign_attrs(
         units="USD", long_name="paired (common random numbers) standard error of the ES difference" + tag)
-    sweep_dims = [dim for dim in ds["liquidated"].dims if dim != "path"]
     if sweep_dims:
         base = {dim: 0 for dim in sweep_dims}
         liq = ds["liquidated"].astype(np.float64)
@@ -207,8 +239,9 @@ def _paired_and_shortfall(ds: xr.Dataset, w: xr.DataArray | None = None) -> None
             units="1", long_name="liquidation probability minus that of the first variant, same paths" + tag)
         ds["liquidation_probability_vs_base_se"] = (dl.std("path", ddof=1) / np.sqrt(ds.sizes["path"])).assign_attrs(
             units="1", long_name="paired standard error of liquidation_probability_vs_base")
-        h_at_T = ds["hedged_pnl"].isel(time=-1) if "time" in ds["hedged_pnl"].dims else ds["hedged_pnl"]
-        e = es_diff(h_at_T, h_at_T.isel(base))
+        if w is not None:
+            h_at_T = ds["hedged_pnl"].isel(time=-1) if "time" in ds["hedged_pnl"].dims else ds["hedged_pnl"]
+            e = es_diff(h_at_T, h_at_T.isel(base))
         ds["es_hedged_vs_base"] = e.isel(_stat=0).assign_attrs(
             units="USD", long_name="ES of hedged PnL at the horizon minus that of the first variant, same paths" + tag)
         ds["es_hedged_vs_base_se"] = e.isel(_stat=1).assign_attrs(
@@ -228,6 +261,42 @@ def _paired_and_shortfall(ds: xr.Dataset, w: xr.DataArray | None = None) -> None
                 units="1", long_name=f"P(hedged value at the horizon < {threshold:,.2f} USD)" + tag + (
                     "" if not suffix else f" ({suffix[1:]})"))
         ds.attrs["value_threshold_usd"] = float(threshold)
+
+
+def _plain_es_pairs(ds: xr.Dataset, vs_base: bool) -> tuple[xr.DataArray, xr.DataArray | None]:
+    """``_es_diff`` of hedged vs unhedged PnL (every variant and report time) and, with a
+    sweep, of each variant's hedged PnL at the horizon vs the first variant's: the same
+    influence functions as the per-variant calls, each computed once (a variant's hedged
+    influence serves both differences; the first variant's is kept for all of them)."""
+    h, hdims, hshape = _rows(ds["hedged_pnl"])
+    u, _, _ = _rows(ds["unhedged_pnl"].transpose(*ds["hedged_pnl"].dims))
+    M, n = h.shape
+    rows = np.arange(M).reshape(hshape)
+    tdims = hdims
+    if "time" in hdims:  # the paired comparison between variants is at the horizon
+        ti = hdims.index("time")
+        rows = np.take(rows, -1, axis=ti)
+        tdims = hdims[:ti] + hdims[ti + 1:]
+    at_t = {int(r): j for j, r in enumerate(rows.ravel())}
+    sd = (lambda f: f.std(ddof=1) / np.sqrt(f.size)) if n > 1 else (lambda f: np.nan)
+    base = [stats.es_influence(h[rows.flat[0]], level) for level in LEVELS] if vs_base else []
+    d = np.empty((M, 2, LEVELS.size))
+    e = np.empty((len(at_t), 2, LEVELS.size))
+    for m in range(M):
+        for j, level in enumerate(LEVELS):
+            fa, ea = stats.es_influence(h[m], level)
+            if vs_base and m in at_t:
+                fb, eb = base[j]
+                e[at_t[m], 0, j] = ea - eb
+                e[at_t[m], 1, j] = sd(fa - fb)
+            fb, eb = stats.es_influence(u[m], level)
+            d[m, 0, j] = ea - eb
+            fa -= fb  # in place: the paired influence differences
+            del fb
+            d[m, 1, j] = sd(fa)
+    dd = xr.DataArray(d.reshape(hshape + (2, LEVELS.size)), dims=hdims + ("_stat", "level"))
+    ee = xr.DataArray(e.reshape(rows.shape + (2, LEVELS.size)), dims=tdims + ("_stat", "level")) if vs_base else None
+    return dd, ee
 
 
 def _wes_diff(a: np.ndarray, b: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -251,7 +320,7 @@ def _nanquantiles(x: np.ndarray) -> np.ndarray:
     x = x[~np.isnan(x)]
     if x.size == 0:
         return np.full(QUANTILES.size, np.nan)
-    return np.quantile(x, QUANTILES)
+    return stats.quantiles(x, QUANTILES)
 
 
 def _es_diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
