@@ -31,15 +31,31 @@ HEDGE_RATIO = [0.5, 0.75, 1.0, 1.25]
 def lanes_asm() -> dict:
     """Packed vs scalar double-precision instructions in the compiled lanes pass (the inner
     loop over variants is the only loop there with floating-point work at every step)."""
-    from sim.kernel.account_lanes import account_lanes
+    import numpy as np
+    from numba import njit
 
-    sigs = account_lanes.signatures
-    if not sigs:
-        return {}
-    try:
-        asm = account_lanes.inspect_asm(sigs[0])
-    except Exception as exc:  # a function loaded from the cache may not keep its assembly
-        return {"error": f"{type(exc).__name__}: {exc}"}
+    from sim.engine.hedge import account_args, resolve_hedge
+    from sim.engine.simulate import allocate_outputs, market_args, variants
+    from sim.kernel import account_lanes as al
+    from sim.market.params import MarketParams
+    from sim.market.stress import baseline_arrays
+
+    # a fresh compilation (the cached one keeps no assembly) with the kernel's flags, on the
+    # argument types of a sweep of configs/default.toml
+    cfg = sim.load_config("configs/default.toml", overrides={"simulation.horizon": "1d"}).with_sweep(
+        {"position.hedge_ratio": HEDGE_RATIO})
+    _, vcfgs = variants(cfg)
+    acc = account_args([resolve_hedge(vc) for vc in vcfgs])
+    mp = MarketParams.from_config(cfg)
+    mk = market_args(mp, baseline_arrays(mp), cfg.report_steps, continuous=True)
+    n = cfg.steps + 1
+    lanes, _ = al.lane_plan(acc)
+    fresh = njit(cache=False, fastmath={"contract"}, error_model="numpy")(al.account_lanes.py_func)
+    path = np.full(n, mp.spot)
+    fresh(np.empty(al.BUFFER), lanes, acc, mk, path, path, 1.0 / np.vstack([path, path]), path,
+          np.zeros(cfg.steps // cfg.funding_every + 1), 0, allocate_outputs(1, len(vcfgs), 0, n, 1), False, 1,
+          np.empty(n))
+    asm = fresh.inspect_asm(fresh.signatures[0])
     ops = re.findall(r"^\s+(v\w+)\s+([^\n]*)$", asm, flags=re.M)
     packed = [op for op, args in ops if op.endswith("pd") and ("ymm" in args or "zmm" in args)]
     xmm_packed = [op for op, args in ops if op.endswith("pd") and "xmm" in args and "ymm" not in args]
