@@ -309,9 +309,11 @@ def fig_fan(ds: xr.Dataset) -> Figure:
         ax.plot(t, qs[2], color=HEDGED, lw=1.8, label="median")
         for j, i in enumerate(drawn):
             ax.plot(t, y[i], lw=0.8, alpha=0.85, color="0.35", label=f"{show} of the paths" if j == 0 else None)
-        events = [(liq_t[i], np.interp(liq_t[i], t, y[i])) for i in liq_rows]
+        # marked only on the drawn paths: a cross on a path the chart does not show says nothing
+        events = [(liq_t[i], np.interp(liq_t[i], t, y[i])) for i in liq_rows if i in drawn]
         if events:
-            ax.plot(*zip(*events), "x", color="crimson", ms=7, mew=1.6, label=f"liquidations ({len(events):,})")
+            ax.plot(*zip(*events), "x", color="crimson", ms=7, mew=1.6,
+                    label=f"liquidation of a drawn path ({len(events):,})")
         if name == "perpetual mark" and np.isfinite(liq_p):
             ax.axhline(liq_p, color="crimson", ls="--", lw=1, label=f"liquidation price {liq_p:,.0f} USD")
         ax.set_ylabel(f"{name} (USD)")
@@ -323,8 +325,9 @@ def fig_fan(ds: xr.Dataset) -> Figure:
     stamp(fig, ds, f"Fan chart of index and mark{_variant_label(ds)}", fontsize=12)
     fig.tight_layout()
     return Figure("fan_chart", "Index and mark paths",
-                  f"Quantile bands over the {k:,} stored sample paths (--save-paths), {show} of them drawn; x marks "
-                  f"where a stored path's hedge is liquidated ({n_liq:,} of {k:,}). The dashed line is the mark that "
+                  f"Quantile bands over the {k:,} stored sample paths (--save-paths), {show} of them drawn (liquidated "
+                  f"ones first); x marks where a drawn path's hedge is liquidated ({n_liq:,} of the {k:,} stored "
+                  "paths are). The dashed line is the mark that "
                   "liquidates the fresh position (funding moves it a little over time).", png_bytes(fig))
 
 
@@ -401,6 +404,8 @@ def fig_liquidation_time(ds: xr.Dataset) -> Figure | None:
 
 
 def fig_sweep(ds: xr.Dataset) -> Figure | None:
+    """Every variant of a sweep (all slices, one row each): its liquidation probability and
+    the ES 99 % of its hedged PnL at the horizon, with 95 % intervals."""
     plt = plt_setup()
     dims = sweep_dims(ds)
     if not dims:
@@ -409,50 +414,28 @@ def fig_sweep(ds: xr.Dataset) -> Figure | None:
     ese = ds["expected_shortfall_se"].sel(portfolio="hedged", level=0.99)
     if "time" in es.dims:
         es, ese = es.isel(time=-1), ese.isel(time=-1)
-    rest = {d: 0 for d in dims[2:]}
-    es, ese = es.isel(rest), ese.isel(rest)
-    fixed = "" if not rest else " (" + ", ".join(f"{d}={_fmt_coord(ds[d].values[0])}" for d in rest) + ")"
-    if len(dims) == 1:
-        d = dims[0]
-        x = ds[d].values
-        fig, ax = plt.subplots(figsize=(8.5, 4.4))
-        xs = np.arange(x.size) if x.dtype.kind not in "fiu" else x
-        ax.errorbar(xs, es.values, yerr=1.96 * ese.values, fmt="o-", color=HEDGED, capsize=4,
-                    label="ES 99 % of hedged PnL, 95 % interval")
-        if x.dtype.kind not in "fiu":
-            ax.set_xticks(xs)
-            ax.set_xticklabels([str(v) for v in x])
-        ax.set_xlabel(d.replace("_", " ") + _unit_of(ds, d))
-        ax.set_ylabel("ES 99 % (USD, loss)")
-        _thousands(ax, "y")
-        ax.legend(framealpha=0.9)
-        ax.set_title(f"Expected shortfall 99 % of hedged PnL over the sweep of {d.replace('_', ' ')}\n{subtitle(ds)}")
-    else:
-        dy, dx = dims[0], dims[1]
-        z = es.transpose(dy, dx).values
-        zse = ese.transpose(dy, dx).values
-        fig, ax = plt.subplots(figsize=(max(6.5, 1.25 * z.shape[1] + 3), max(4.0, 0.7 * z.shape[0] + 2)))
-        im = ax.imshow(z, origin="lower", aspect="auto", cmap="viridis_r")
-        cb = fig.colorbar(im, ax=ax, format="{x:,.0f}")
-        cb.set_label("ES 99 % of hedged PnL (USD, loss)")
-        ax.set_xticks(range(z.shape[1]))
-        ax.set_xticklabels([_fmt_coord(v) for v in ds[dx].values])
-        ax.set_yticks(range(z.shape[0]))
-        ax.set_yticklabels([_fmt_coord(v) for v in ds[dy].values])
-        ax.set_xlabel(dx.replace("_", " ") + _unit_of(ds, dx))
-        ax.set_ylabel(dy.replace("_", " ") + _unit_of(ds, dy))
-        ax.grid(False)
-        lo, hi = np.nanmin(z), np.nanmax(z)
-        for (i, j), val in np.ndenumerate(z):
-            dark = (val - lo) / (hi - lo) > 0.5 if hi > lo else False
-            ax.text(j, i, f"{val:,.0f}\n±{1.96 * zse[i, j]:,.0f}", ha="center", va="center", fontsize=8.5,
-                    color="white" if dark else "black")
-        ax.set_title(f"ES 99 % of hedged PnL over {dy.replace('_', ' ')} × {dx.replace('_', ' ')}{fixed}"
-                     f"\n{subtitle(ds)}")
+    p, plo, phi = (ds[k].transpose(*dims).values.ravel() for k in
+                   ("liquidation_probability", "liquidation_probability_low", "liquidation_probability_high"))
+    es_v, ese_v = es.transpose(*dims).values.ravel(), ese.transpose(*dims).values.ravel()
+    grids = np.meshgrid(*[ds[d].values for d in dims], indexing="ij")
+    labels = [", ".join(f"{d}={_fmt_coord(g.ravel()[k])}" for d, g in zip(dims, grids)) for k in range(p.size)]
+    y = np.arange(p.size)
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, min(max(0.32 * p.size + 1.8, 3.8), 40)), sharey=True)
+    a1.errorbar(100 * p, y, xerr=[100 * np.clip(p - plo, 0, None), 100 * np.clip(phi - p, 0, None)], fmt="o",
+                color="#d62728", capsize=3)
+    a1.set_xlabel("liquidation probability (%)")
+    a2.errorbar(es_v, y, xerr=1.96 * ese_v, fmt="o", color=HEDGED, capsize=3)
+    a2.set_xlabel("ES 99 % of hedged PnL (USD, loss)")
+    _thousands(a2, "x")
+    a1.set_yticks(y, labels, fontsize=8)
+    a1.invert_yaxis()
+    fig.suptitle(f"Every variant of the sweep over {' x '.join(d.replace('_', ' ') for d in dims)}\n{subtitle(ds)}",
+                 fontsize=10)
     fig.tight_layout()
-    return Figure("sweep", "Sweep", "Expected shortfall at 99 % of hedged PnL at the horizon (USD, a loss) for each "
-                  "hedge variant, all evaluated on the same market paths; ± is the 95 % interval.", png_bytes(fig))
-
+    return Figure("sweep", "Sweep", "Each hedge variant of the sweep (every combination of the swept values), all "
+                  "evaluated on the same market paths: the probability that its hedge is liquidated within the horizon "
+                  "and the expected shortfall at 99 % of its hedged PnL at the horizon (USD, a loss), with 95 % "
+                  "intervals.", png_bytes(fig))
 
 
 def fig_frontier(ds: xr.Dataset) -> Figure:
