@@ -6,6 +6,7 @@ so a test runs in well under a second once the kernel is compiled (numba caches 
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -50,3 +51,17 @@ def cli(capsys):
         out, err = capsys.readouterr()
         return code, out, err
     return run
+
+
+@pytest.fixture(autouse=True)
+def default_signal_handlers():
+    """Every test starts with Python's default SIGINT/SIGTERM handlers: a test that leaves
+    one changed (in-process CLI calls install and restore their own) must not make the
+    signal tests that follow run their subprocesses with SIGINT ignored (a child inherits an
+    ignored signal). Seen in full runs only; the leaking test is not yet identified."""
+    import signal
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    yield
