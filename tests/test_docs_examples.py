@@ -134,3 +134,14 @@ def test_every_example_of_the_docs_parses_with_unique_ids():
     for e in examples:
         if e.kind == "shell" and "same" not in e.attrs:
             assert dx.commands(e.body, e.where)
+
+
+def test_a_progress_bar_redrawn_in_place_leaves_what_a_terminal_shows(tmp_path):
+    """Carriage returns reach ``clean`` unchanged (text mode would turn them into line
+    breaks): a bar redrawn twice, cleared and overwritten by the next output leaves only
+    that output, as on a terminal."""
+    cmd = r"printf 'note\n\rbar 1%%\rbar 50%%\r       \rdone\n'"
+    page = _page(tmp_path, f"<!-- example: id=bar cheap=true -->\n```\n$ {cmd}\n```\n")
+    dx.regenerate(dx.collect([page]), None, False, log=lambda *_: None)
+    text = page.read_text()
+    assert "bar" not in text.split(cmd, 1)[1] and "\nnote\ndone\n" in text

@@ -245,16 +245,18 @@ def _run(cmd: list[str] | str, e: Example, stdin: str | None = None) -> str:
     try:
         if isinstance(cmd, str):
             cmd = "set -o pipefail\n" + cmd  # a pipe fails when its first command does
-        r = subprocess.run(cmd, cwd=ROOT, env=_env(), input=stdin, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True, timeout=timeout,
+        # bytes, decoded here: text mode's universal newlines would turn a progress bar's
+        # carriage returns into line breaks before ``clean`` can keep what was left on screen
+        r = subprocess.run(cmd, cwd=ROOT, env=_env(), input=None if stdin is None else stdin.encode(),
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout,
                            shell=isinstance(cmd, str), executable="/bin/bash" if isinstance(cmd, str) else None)
     except subprocess.TimeoutExpired:
         raise ExampleError(f"{e.where}: example {e.id}: timed out after {timeout:g} s") from None
     want = int(e.attrs.get("status", 0))
     if r.returncode != want:
-        tail = "\n".join(r.stdout.splitlines()[-15:])
+        tail = "\n".join(r.stdout.decode(errors="replace").splitlines()[-15:])
         raise ExampleError(f"{e.where}: example {e.id}: exit status {r.returncode}, expected {want}:\n{tail}")
-    return r.stdout
+    return r.stdout.decode(errors="replace")
 
 
 def clean(text: str) -> list[str]:
