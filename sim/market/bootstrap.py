@@ -150,8 +150,6 @@ def fill_path(gen, mk, z_row, x_row, g_row, h_row):
     excursion, max(x, 0) + ratio * excess (the index's high over the step's start)."""
     n = mk.hist_ret.shape[0]
     steps = z_row.shape[0] - 1
-    sd = mk.vol_sqrt_dt
-    inv_sd = 1.0 / sd if sd > 0.0 else 0.0
     rate = length_rate(mk.block_bars)
     j = 0
     left = 0
@@ -159,15 +157,27 @@ def fill_path(gen, mk, z_row, x_row, g_row, h_row):
     for i in range(1, steps + 1):
         new_block = left == 0
         j, left = next_bar(gen, j, left, n, mk.block_fixed, mk.block_bars, rate)
-        if new_block:  # the block's drift correction, for the bars of it the path uses
-            corr = mk.hist_corr[min(left + 1, steps - i + 1)]
-        r = mk.hist_ret[j]
-        ratio = mk.vol[i] * inv_sd if sd > 0.0 else 1.0
-        x = mk.log_drift[i] - corr + ratio * r
-        z_row[i] = r * inv_sd
-        x_row[i] = x
-        g_row[i] = math.exp(x)
-        h_row[i] = math.exp(max(x, 0.0) + ratio * mk.hist_exc[j])
+        corr = bar_step(mk, i, j, left, new_block, corr, z_row, x_row, g_row, h_row)
+
+
+@njit(cache=True, inline="always")
+def bar_step(mk, i, j, left, new_block, corr, z_row, x_row, g_row, h_row):
+    """Step i from sample bar j (``left`` bars left in its block after it): the rows of
+    ``fill_path``; returns the drift correction of the current block, renewed when the step
+    starts a block (for the bars of it the path uses)."""
+    steps = mk.steps
+    sd = mk.vol_sqrt_dt
+    inv_sd = 1.0 / sd if sd > 0.0 else 0.0
+    if new_block:
+        corr = mk.hist_corr[min(left + 1, steps - i + 1)]
+    r = mk.hist_ret[j]
+    ratio = mk.vol[i] * inv_sd if sd > 0.0 else 1.0
+    x = mk.log_drift[i] - corr + ratio * r
+    z_row[i] = r * inv_sd
+    x_row[i] = x
+    g_row[i] = math.exp(x)
+    h_row[i] = math.exp(max(x, 0.0) + ratio * mk.hist_exc[j])
+    return corr
 
 
 @njit(cache=True, inline="always")
@@ -194,25 +204,14 @@ def fill_path_from(u_row, e_row, mk, z_row, x_row, g_row, h_row):
     """``fill_path`` with a uniform and an exponential per step given (``u_row``,
     ``e_row``, steps 1..steps; used only at the steps that start a block)."""
     n = mk.hist_ret.shape[0]
-    sd = mk.vol_sqrt_dt
-    inv_sd = 1.0 / sd if sd > 0.0 else 0.0
     rate = length_rate(mk.block_bars)
-    steps = mk.steps
     j = 0
     left = 0
     corr = 0.0
-    for i in range(1, steps + 1):
+    for i in range(1, mk.steps + 1):
         new_block = left == 0
         j, left = next_bar_from(u_row[i], e_row[i], j, left, n, mk.block_fixed, mk.block_bars, rate)
-        if new_block:  # the block's drift correction, for the bars of it the path uses
-            corr = mk.hist_corr[min(left + 1, steps - i + 1)]
-        r = mk.hist_ret[j]
-        ratio = mk.vol[i] * inv_sd if sd > 0.0 else 1.0
-        x = mk.log_drift[i] - corr + ratio * r
-        z_row[i] = r * inv_sd
-        x_row[i] = x
-        g_row[i] = math.exp(x)
-        h_row[i] = math.exp(max(x, 0.0) + ratio * mk.hist_exc[j])
+        corr = bar_step(mk, i, j, left, new_block, corr, z_row, x_row, g_row, h_row)
 
 
 @njit(cache=True, inline="always")
