@@ -43,7 +43,7 @@ docs-generate: $(STAMP)
 	$(BIN)/python -m tools.docs_generated
 
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks --docs
 
 clean:
 	rm -rf $(VENV) results .pytest_cache .hypothesis site

@@ -11,6 +11,13 @@ Sections (each can be run alone with ``--only``):
            point in a fresh process
   compile  numba compile time with a cold and a warm cache, and the warm start overhead
            (config to first chunk)
+  sweep    one run against a 20-variant sweep through sim.run (``benchmarks.sweep``)
+  distributed  local Dask clusters against one process, and the cost per shard
+           (``benchmarks.distributed``; needs the ``distributed`` extra)
+
+At the end, the goals of the performance issues against what this run measured. With
+``--docs`` (what ``make bench`` passes) the tables also replace the part of
+docs/performance.md between ``<!-- bench:start -->`` and ``<!-- bench:end -->``.
 
 Results are printed as markdown and written to benchmarks/results/<name>.json and .md.
 The benchmark never fails on a figure.
@@ -19,6 +26,8 @@ The benchmark never fails on a figure.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import platform
@@ -284,6 +293,42 @@ def to_markdown(res: dict) -> str:
     return "\n".join(lines)
 
 
+# the goals (issues 3 and 16) and how to read each from the results
+GOALS = [
+    ("kernel >= 8x the fair numpy reference, continuous monitoring (aim 10x)",
+     lambda r: r["main"]["kernel_over_reference"], lambda v: v >= 8.0, "{:.2f}x"),
+    ("kernel within 1.3x of its own RNG floor",
+     lambda r: r["main"]["rows"]["kernel"]["ratio_to_rng_floor"], lambda v: v <= 1.3, "{:.2f}x"),
+    ("2 threads >= 1.8x one thread", lambda r: r["threads"]["speedup_2_over_1"], lambda v: v >= 1.8, "{:.2f}x"),
+    ("10,000,000 paths x 720 steps under 2 GB peak",
+     lambda r: max(p["peak_rss_mb"] for p in r["scaling"]["paths"] if p.get("paths") == 10**7) / 1024,
+     lambda v: v < 2.0, "{:.2f} GB"),
+    ("20-variant sweep <= 2.5x one run, end to end", lambda r: r["sweep"]["ratio"]["total"],
+     lambda v: v <= 2.5, "{:.2f}x"),
+    ("warm start (config to first chunk) < 1 s", lambda r: r["compile"]["warm"]["config_to_first_chunk_s"],
+     lambda v: v < 1.0, "{:.2f} s"),
+]
+
+
+def goals_markdown(res: dict) -> str:
+    lines = ["**Goals** (this run)", "", "| goal | measured | met |", "|---|---:|---|"]
+    for text, get, ok, fmt in GOALS:
+        try:
+            v = get(res)
+        except (KeyError, ValueError, TypeError):
+            continue  # section not run
+        lines.append(f"| {text} | {fmt.format(v)} | {'yes' if ok(v) else '**no**'} |")
+    return "\n".join(lines) + "\n" if len(lines) > 4 else ""
+
+
+def update_docs(md: str, page: Path = ROOT / "docs" / "performance.md") -> None:
+    """Replace the part of the performance page between the bench markers by ``md``."""
+    text = page.read_text(encoding="utf-8")
+    start, end = "<!-- bench:start -->", "<!-- bench:end -->"
+    i, j = text.index(start) + len(start), text.index(end)
+    page.write_text(text[:i] + "\n" + md.rstrip() + "\n" + text[j:], encoding="utf-8")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -292,11 +337,13 @@ def main(argv=None) -> int:
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--threads", type=int, default=numba.config.NUMBA_NUM_THREADS)
     p.add_argument("--max-paths", type=int, default=10**7, help="largest point of the path scaling")
-    p.add_argument("--only", action="append", choices=["main", "threads", "scaling", "compile"])
+    p.add_argument("--only", action="append", choices=["main", "threads", "scaling", "compile", "sweep", "distributed"])
+    p.add_argument("--sweep-paths", type=int, default=200_000, help="paths of the sweep comparison")
+    p.add_argument("--docs", action="store_true", help="write the tables into docs/performance.md (make bench)")
     p.add_argument("--name", default="latest", help="results file name (benchmarks/results/<name>.*)")
     args = p.parse_args(argv)
     os.chdir(ROOT)
-    sections = args.only or ["main", "threads", "scaling", "compile"]
+    sections = args.only or ["main", "threads", "scaling", "compile", "sweep", "distributed"]
     res = {"machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
     if "compile" in sections:
         print("compile ...", file=sys.stderr)
@@ -314,12 +361,39 @@ def main(argv=None) -> int:
     if "scaling" in sections:
         print("scaling ...", file=sys.stderr)
         res["scaling"] = bench_scaling(args.config, args.max_paths)
-    md = to_markdown(res)
+    extra = []
+    if "sweep" in sections:
+        print("sweep ...", file=sys.stderr)
+        from benchmarks import sweep
+
+        with contextlib.redirect_stdout(io.StringIO()):  # its table is printed below, with the rest
+            sweep.main(args.sweep_paths, args.reps)
+        res["sweep"] = json.loads((RESULTS / "sweep.json").read_text())
+        extra.append((RESULTS / "sweep.md").read_text())
+    if "distributed" in sections:
+        print("distributed ...", file=sys.stderr)
+        try:
+            import dask.distributed  # noqa: F401
+        except ImportError:
+            extra.append("**Distributed runs**: not measured (install the `distributed` extra: "
+                         "`pip install -e .[distributed]`).\n")
+        else:
+            from benchmarks import distributed
+
+            with contextlib.redirect_stdout(io.StringIO()):
+                distributed.main([])
+            res["distributed"] = json.loads((RESULTS / "distributed.json").read_text())
+            md_d = (RESULTS / "distributed.md").read_text()
+            extra.append(md_d.split("\n", 2)[2] if md_d.startswith("Machine:") else md_d)
+    md = "\n".join([to_markdown(res)] + extra + [goals_markdown(res)]).rstrip() + "\n"
     print(md)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{args.name}.json").write_text(json.dumps(res, indent=2, default=str))
     (RESULTS / f"{args.name}.md").write_text(md + "\n")
     print(f"\nwritten: benchmarks/results/{args.name}.json and .md", file=sys.stderr)
+    if args.docs:
+        update_docs(md)
+        print("written: docs/performance.md (between the bench markers)", file=sys.stderr)
     return 0
 
 
