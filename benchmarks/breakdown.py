@@ -1,9 +1,9 @@
 """Where a path-step's time goes: ``python -m benchmarks.breakdown [threads] [paths]``.
 
-One numba function over blocks of paths (as the driver), timed four ways on
-configs/default.toml (continuous monitoring, one static account), min of 5 after a
-warm-up: the Philox rows alone (price, basis, funding normals and bridge exponentials),
-the market pass, plus the reciprocals 1/M and 1/checked M, plus the account pass; then
+Timed on configs/default.toml (continuous monitoring, one static account), min of 5 after
+a warm-up: the random numbers alone (``benchmarks.rng_floor``, the RNG floor of ``make
+bench``), then one numba function over blocks of paths (as the driver) running the market
+pass, plus the reciprocals 1/M and 1/checked M, plus the account pass; then
 ``engine.simulate`` on the same paths. Per path-step and thread, in ns. The four parts use
 the kernel's own inlined functions with the generator fixed at compile time; the
 difference to ``engine.simulate`` is the cost of the driver's generality (either
@@ -23,14 +23,15 @@ import sim
 from sim import engine
 from sim.engine.hedge import account_args, resolve_hedge
 from sim.engine.simulate import allocate_outputs, market_args
-from sim.kernel import philox as px
 from sim.kernel.account_pass import account_path
 from sim.kernel.market_pass import market_coefficients, market_path, reciprocals
-from sim.kernel.rng import BASIS, BLOCK, FUNDING, MONITOR, PRICE
+from sim.kernel.rng import BLOCK
 from sim.market.params import MarketParams
 from sim.market.stress import baseline_arrays
 
-PARTS = ["Philox rows alone", "+ market pass", "+ reciprocals", "+ account pass"]
+from benchmarks.rng_floor import rng_floor
+
+PARTS = ["Philox draws alone (RNG floor)", "+ market pass", "+ reciprocals", "+ account pass"]
 
 
 @njit(parallel=True, fastmath={"contract"}, error_model="numpy")
@@ -49,18 +50,11 @@ def _run(mode, n_paths, seed, mk, acc, out, sink):
         acc_s = 0.0
         for j in range(BLOCK):
             gi = bi * BLOCK + j
-            if mode == 0:
-                px.normals_row(seed, PRICE, gi, 0, shocks[0], 1, steps)
-                px.normals_row(seed, BASIS, gi, 0, shocks[1], 1, steps)
-                px.normals_row(seed, FUNDING, gi, 0, shocks[2], 1, steps // mk.funding_every)
-                px.exponentials_row(seed, MONITOR, gi, 0, shocks[3], 1, steps)
-                acc_s += shocks[0, steps] + shocks[3, steps]
-                continue
             market_path(None, None, None, None, None, mk, coef, s_path, m_path, c_path, f_path, shocks, False, seed,
                         gi, True)
             if mode >= 2:
                 reciprocals(m_path, c_path, inv)
-            if mode >= 3:
+            if mode == 3:
                 account_path(0, acc, mk, s_path, m_path, c_path, inv, f_path, j, out, False, 1, eq)
             acc_s += c_path[steps]
         sink[bi] = acc_s
@@ -74,15 +68,17 @@ def main(threads: int = 2, paths: int = 102_400) -> int:
     out = allocate_outputs(BLOCK, 1, 0, 1, len(cfg.report_steps))  # rows j of every block (timing only)
     numba.set_num_threads(threads)
     sink = np.zeros(-(-paths // BLOCK))
-    for mode in range(4):
+    rng_floor(cfg, 2 * BLOCK, 0)
+    for mode in range(1, 4):
         _run(mode, 2 * BLOCK, np.uint64(1), mk, acc, out, sink)
     engine.simulate(cfg, paths=2 * BLOCK, seed=0)
     times = {k: [] for k in PARTS + ["engine.simulate"]}
     for r in range(5):
-        for mode, name in enumerate(PARTS):
+        times[PARTS[0]].append(rng_floor(cfg, paths, r + 1))
+        for mode in range(1, 4):
             t0 = time.perf_counter()
             _run(mode, paths, np.uint64(r + 1), mk, acc, out, sink)
-            times[name].append(time.perf_counter() - t0)
+            times[PARTS[mode]].append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         engine.simulate(cfg, paths=paths, seed=r + 1)
         times["engine.simulate"].append(time.perf_counter() - t0)

@@ -27,6 +27,7 @@ import numpy as np
 from numba import njit
 
 from sim.instruments.perpetual import INVERSE, fee, position_value
+from sim.kernel.account_pass import portfolio_value
 
 STRIDE = 64  # lanes per call (a buffer row); a sweep with more lane variants makes several calls
 MIN_LANES = 2  # fewer lane variants than this run the per-variant pass
@@ -133,10 +134,7 @@ def _lanes_pass(b, lanes, acc, mk, s_path, m_path, inv, c_path, f_path, li, out,
         b[STATE_A + LIQ_STEP * STRIDE + l] = 0.0
         equity = collateral - fee_open
         b[STATE_A + EQUITY * STRIDE + l] = equity
-        if inverse:
-            b[STATE_A + PEAK * STRIDE + l] = (stack + equity) * s0
-        else:
-            b[STATE_A + PEAK * STRIDE + l] = stack * s0 + equity
+        b[STATE_A + PEAK * STRIDE + l] = portfolio_value(kind, stack, equity, s0)
         b[STATE_A + MDD * STRIDE + l] = 0.0
     if save:
         eq_path[0] = b[STATE_A + EQUITY * STRIDE]

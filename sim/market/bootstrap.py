@@ -151,27 +151,33 @@ def fill_path(gen, mk, z_row, x_row, g_row, h_row):
     n = mk.hist_ret.shape[0]
     steps = z_row.shape[0] - 1
     rate = length_rate(mk.block_bars)
+    inv_sd = inv_sample_sd(mk)
     j = 0
     left = 0
     corr = 0.0
     for i in range(1, steps + 1):
         new_block = left == 0
         j, left = next_bar(gen, j, left, n, mk.block_fixed, mk.block_bars, rate)
-        corr = bar_step(mk, i, j, left, new_block, corr, z_row, x_row, g_row, h_row)
+        corr = bar_step(mk, i, j, left, new_block, corr, inv_sd, z_row, x_row, g_row, h_row)
 
 
 @njit(cache=True, inline="always")
-def bar_step(mk, i, j, left, new_block, corr, z_row, x_row, g_row, h_row):
+def inv_sample_sd(mk):
+    """1 / the sample's per-bar standard deviation (0 for a constant sample: returns are
+    then used as they are)."""
+    sd = mk.vol_sqrt_dt
+    return 1.0 / sd if sd > 0.0 else 0.0
+
+
+@njit(cache=True, inline="always")
+def bar_step(mk, i, j, left, new_block, corr, inv_sd, z_row, x_row, g_row, h_row):
     """Step i from sample bar j (``left`` bars left in its block after it): the rows of
     ``fill_path``; returns the drift correction of the current block, renewed when the step
-    starts a block (for the bars of it the path uses)."""
-    steps = mk.steps
-    sd = mk.vol_sqrt_dt
-    inv_sd = 1.0 / sd if sd > 0.0 else 0.0
+    starts a block (for the bars of it the path uses). ``inv_sd``: ``inv_sample_sd(mk)``."""
     if new_block:
-        corr = mk.hist_corr[min(left + 1, steps - i + 1)]
+        corr = mk.hist_corr[min(left + 1, mk.steps - i + 1)]
     r = mk.hist_ret[j]
-    ratio = mk.vol[i] * inv_sd if sd > 0.0 else 1.0
+    ratio = mk.vol[i] * inv_sd if inv_sd > 0.0 else 1.0
     x = mk.log_drift[i] - corr + ratio * r
     z_row[i] = r * inv_sd
     x_row[i] = x
@@ -205,13 +211,14 @@ def fill_path_from(u_row, e_row, mk, z_row, x_row, g_row, h_row):
     ``e_row``, steps 1..steps; used only at the steps that start a block)."""
     n = mk.hist_ret.shape[0]
     rate = length_rate(mk.block_bars)
+    inv_sd = inv_sample_sd(mk)
     j = 0
     left = 0
     corr = 0.0
     for i in range(1, mk.steps + 1):
         new_block = left == 0
         j, left = next_bar_from(u_row[i], e_row[i], j, left, n, mk.block_fixed, mk.block_bars, rate)
-        corr = bar_step(mk, i, j, left, new_block, corr, z_row, x_row, g_row, h_row)
+        corr = bar_step(mk, i, j, left, new_block, corr, inv_sd, z_row, x_row, g_row, h_row)
 
 
 @njit(cache=True, inline="always")

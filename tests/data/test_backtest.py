@@ -40,11 +40,6 @@ def raw():
     return b, f
 
 
-@pytest.fixture(scope="module")
-def data():
-    return load_prices(BTC, log=None), load_funding(BYBIT, log=None)
-
-
 # --------------------------------------------------------------------------- tests of the tests
 
 
@@ -216,19 +211,13 @@ def test_backtest_contract_and_consistency(data):
     assert int(ds["bucket_windows"].sum()) == 2 * n
 
 
-def test_backtest_has_no_look_ahead(data):
+def test_backtest_has_no_look_ahead(data, changed_after):
     """Changing every price after the start changes the realised outcome, never the forecast."""
     px, fu = data
     cfg = sim.load_config(ROOT / "configs" / "default.toml")
     start = utc("2021-04-02")
     a = backtest(cfg, px, fu, start, start, **BT)
-    later = px.bars.index > start
-    bars = px.bars.copy()
-    bars.loc[later, ["open", "high", "low", "close"]] *= 1.5
-    fb = fu.rate.copy()
-    fb[fb.index > start] = 0.002
-    px2 = type(px)(bars, px.bar, px.source, px.layout, px.gaps)
-    fu2 = type(fu)(fb, fu.spacing, fu.source, fu.layout, fu.gaps, fu.spot, fu.perp)
+    px2, fu2 = changed_after(px, fu, start)
     b = backtest(cfg, px2, fu2, start, start, **BT)
     for v in ("predicted_liquidation_probability", "predicted_var", "predicted_es", "fitted_sigma"):
         np.testing.assert_array_equal(a[v].values, b[v].values)

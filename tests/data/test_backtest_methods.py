@@ -14,7 +14,6 @@ import xarray as xr
 
 import sim
 from sim import engine, results
-from sim.data import load_funding, load_prices
 from sim.data.backtest import backtest, predicted
 from sim.data.scoring import brier_score, log_score
 
@@ -25,11 +24,6 @@ DAY = 86400.0
 THIN = {"position.collateral": 0.12}  # liquidated in some 2021 windows: outcomes of both kinds
 BT = dict(window_s=14 * DAY, step_s=7 * DAY, paths=500, seed=3)
 CHOICES = ["30d", "60d+stress_weight=0.25+vol_floor=all+vol_buffer=0.25"]
-
-
-@pytest.fixture(scope="module")
-def data():
-    return load_prices(BTC, log=None), load_funding(BYBIT, log=None)
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +91,7 @@ def test_base_rate_is_the_past_windows_of_the_look_back(multi, data):
     assert int(ds["base_rate_windows"].sel(calibration="30d").values[4]) == 3
 
 
-def test_no_look_ahead_in_choices_base_rate_and_bootstrap(data):
+def test_no_look_ahead_in_choices_base_rate_and_bootstrap(data, changed_after):
     """Every price and funding rate after the start changed: the forecasts of every method,
     the robust factors and the base rate at that start are unchanged."""
     px, fu = data
@@ -105,13 +99,7 @@ def test_no_look_ahead_in_choices_base_rate_and_bootstrap(data):
     start = pd.Timestamp("2021-04-30", tz="UTC")
     kw = dict(models=("gbm", "bootstrap"), choices=CHOICES, **BT)
     a = backtest(cfg, px, fu, start, start, **kw)
-    later = px.bars.index > start
-    bars = px.bars.copy()
-    bars.loc[later, ["open", "high", "low", "close"]] *= 1.5
-    fb = fu.rate.copy()
-    fb[fb.index > start] = 0.002
-    px2 = type(px)(bars, px.bar, px.source, px.layout, px.gaps)
-    fu2 = type(fu)(fb, fu.spacing, fu.source, fu.layout, fu.gaps, fu.spot, fu.perp)
+    px2, fu2 = changed_after(px, fu, start)
     b = backtest(cfg, px2, fu2, start, start, **kw)
     for v in ("predicted_liquidation_probability", "predicted_var", "predicted_es", "fitted_sigma",
               "volatility_factor", "base_rate_forecast", "base_rate_windows"):
